@@ -1,0 +1,310 @@
+"""The op registry: names, parameter schemas and the functions that run them.
+
+An op is registered with :func:`register` and called by the server and the CLI alike::
+
+    @register(
+        "relight.render",
+        help="Render the scene of a light stack under new lights.",
+        params=[
+            Param("lights", "list", help="target lights", default=[]),
+            Param("quality", "str", default="standard", choices=("draft", "standard", "best")),
+        ],
+        inputs="one layer per captured light, role 'stack', named 'light U V'",
+    )
+    def _render(images: list[Image], params: dict, progress: Progress, cancelled: Cancelled) -> Result:
+        ...
+
+The function receives :class:`Image` objects (numpy pixels, H×W×C, uint8/uint16/float32), the
+parameters already validated and filled with defaults, a ``progress(fraction, stage, preview)``
+callback and a ``cancelled()`` check; it returns a :class:`Result` (new images + JSON-able
+metadata). It raises :class:`darkroom.errors.DarkroomError` subclasses for bad input and
+:class:`darkroom.errors.Cancelled` (via :func:`darkroom.errors.check_cancel`) when cancelled.
+
+Op families register themselves when their ``darkroom.ops.<family>.op`` module is imported;
+:func:`load_all` imports every family (lazily: no model is loaded at import time).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from darkroom.errors import InvalidInput, InvalidParameter, UnknownOp
+
+log = logging.getLogger(__name__)
+
+#: Modules that register ops on import. A family whose module fails to import is logged and
+#: skipped, so one broken family never takes the daemon down.
+FAMILY_MODULES: tuple[str, ...] = (
+    "darkroom.ops.debug",
+    "darkroom.ops.style.op",
+    "darkroom.ops.relight.op",
+    "darkroom.ops.sketch.op",
+)
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "list": (list, tuple),
+    "dict": (dict,),
+}
+
+
+@dataclass
+class Image:
+    """One layer or image file travelling to or from an op.
+
+    ``pixels`` is H×W×C (C in 1–4; 2 and 4 carry alpha last), dtype uint8, uint16 or float32,
+    values as stored (u8 0–255, u16 0–65535, float nominally 0–1). ``colorspace`` says how the
+    values are encoded: ``"srgb"`` (gamma-encoded, the default for layers and files) or
+    ``"linear"``. ``offset`` is the layer's (x, y) position in the document in pixels.
+    """
+
+    pixels: np.ndarray
+    role: str = "input"
+    name: str = ""
+    offset: tuple[int, int] = (0, 0)
+    colorspace: str = "srgb"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """What an op returns: new images (results are never written over inputs) and metadata."""
+
+    images: list[Image] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class ProgressFn(Protocol):
+    def __call__(
+        self, fraction: float, stage: str = "", preview: np.ndarray | None = None
+    ) -> None: ...
+
+
+CancelledFn = Callable[[], bool]
+OpFn = Callable[[list[Image], dict[str, Any], ProgressFn, CancelledFn], Result]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an op's schema.
+
+    ``kind`` is one of ``int float bool str list dict``. ``minimum``/``maximum`` bound numbers
+    (inclusive); ``choices`` restricts strings; ``required`` parameters have no default.
+    """
+
+    name: str
+    kind: str
+    default: Any = None
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: Sequence[Any] | None = None
+    required: bool = False
+
+    def validate(self, value: Any) -> Any:
+        """Return the value (ints widened to float for float params) or raise
+        :class:`InvalidParameter` naming this parameter."""
+        types = _TYPES[self.kind]
+        # bool is an int in Python; refuse it where a number is meant, and vice versa.
+        if isinstance(value, bool) and self.kind != "bool":
+            raise self._bad(f"must be {self.kind}, not a boolean")
+        if not isinstance(value, types):
+            raise self._bad(f"must be {self.kind}, not {type(value).__name__}")
+        if self.kind == "float":
+            value = float(value)
+            if not math.isfinite(value):
+                raise self._bad("must be a finite number")
+        if self.kind in ("int", "float"):
+            if self.minimum is not None and value < self.minimum:
+                raise self._bad(f"must be at least {self.minimum}, got {value}")
+            if self.maximum is not None and value > self.maximum:
+                raise self._bad(f"must be at most {self.maximum}, got {value}")
+        if self.choices is not None and value not in self.choices:
+            raise self._bad(f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+        if self.kind == "list":
+            value = list(value)
+        return value
+
+    def _bad(self, why: str) -> InvalidParameter:
+        return InvalidParameter(f"Parameter '{self.name}' {why}.", field=self.name)
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "help": self.help}
+        if not self.required:
+            d["default"] = self.default
+        for k in ("minimum", "maximum"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        if self.choices is not None:
+            d["choices"] = list(self.choices)
+        return d
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    fn: OpFn
+    params: tuple[Param, ...]
+    help: str = ""
+    inputs: str = ""
+    min_images: int = 0
+    max_images: int | None = None
+
+    def validate_params(self, params: Any) -> dict[str, Any]:
+        """Check ``params`` against the schema; fill defaults. Unknown names are errors."""
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise InvalidParameter("The parameters must be a JSON object.", field="params")
+        known = {p.name: p for p in self.params}
+        for name in params:
+            if name not in known:
+                raise InvalidParameter(
+                    f"Op '{self.name}' has no parameter '{name}' "
+                    f"(it takes: {', '.join(known) or 'none'}).",
+                    field=str(name),
+                )
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.name in params:
+                out[p.name] = p.validate(params[p.name])
+            elif p.required:
+                raise InvalidParameter(f"Parameter '{p.name}' is required.", field=p.name)
+            else:
+                out[p.name] = p.default
+        return out
+
+    def validate_images(self, images: Sequence[Image]) -> None:
+        n = len(images)
+        if n < self.min_images or (self.max_images is not None and n > self.max_images):
+            want = (
+                f"{self.min_images}"
+                if self.max_images == self.min_images
+                else f"{self.min_images} to {self.max_images if self.max_images is not None else 'any number of'}"
+            )
+            raise InvalidInput(f"Op '{self.name}' takes {want} images; it was sent {n}.")
+        for im in images:
+            check_pixels(im.pixels, im.name or im.role)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "help": self.help,
+            "inputs": self.inputs,
+            "params": [p.describe() for p in self.params],
+        }
+
+
+_device: contextvars.ContextVar[str | None] = contextvars.ContextVar("darkroom_device", default=None)
+
+
+def set_device(device: str) -> None:
+    """Set the torch device for ops run in this thread/context (the server's workers, the CLI)."""
+    _device.set(device)
+
+
+def current_device() -> str:
+    """The torch device ops should use: the one set for this context, else auto-picked."""
+    dev = _device.get()
+    if dev is None:
+        from darkroom.config import pick_device
+
+        dev = pick_device("auto")
+        _device.set(dev)
+    return dev
+
+
+_REGISTRY: dict[str, OpSpec] = {}
+_loaded = False
+
+
+def register(
+    name: str,
+    *,
+    params: Sequence[Param] = (),
+    help: str = "",
+    inputs: str = "",
+    min_images: int = 0,
+    max_images: int | None = None,
+) -> Callable[[OpFn], OpFn]:
+    """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``)."""
+
+    def deco(fn: OpFn) -> OpFn:
+        _REGISTRY[name] = OpSpec(name, fn, tuple(params), help, inputs, min_images, max_images)
+        return fn
+
+    return deco
+
+
+def load_all() -> dict[str, OpSpec]:
+    """Import every op family once; return the registry."""
+    global _loaded
+    if not _loaded:
+        for mod in FAMILY_MODULES:
+            try:
+                importlib.import_module(mod)
+            except ModuleNotFoundError as e:
+                # A family not built yet (its module missing) is not an error worth a traceback.
+                if e.name is not None and mod.startswith(e.name):
+                    log.info("op family %s not available", mod)
+                else:
+                    log.exception("op family %s failed to import", mod)
+            except Exception:
+                log.exception("op family %s failed to import", mod)
+        _loaded = True
+    return _REGISTRY
+
+
+def get(name: Any) -> OpSpec:
+    ops = load_all()
+    if not isinstance(name, str) or name not in ops:
+        raise UnknownOp(
+            f"There is no op named {name!r}. Known ops: {', '.join(sorted(ops))}.", field="op"
+        )
+    return ops[name]
+
+
+def check_pixels(pixels: Any, what: str) -> None:
+    """Refuse arrays an op cannot use, with a sentence naming the image."""
+    if not isinstance(pixels, np.ndarray):
+        raise InvalidInput(f"Image '{what}' is not an array.")
+    if pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 4:
+        raise InvalidInput(
+            f"Image '{what}' must be height × width × channels (1–4); its shape is {pixels.shape}."
+        )
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise InvalidInput(f"Image '{what}' is empty ({pixels.shape[1]}×{pixels.shape[0]} pixels).")
+    if pixels.dtype not in (np.uint8, np.uint16, np.float32):
+        raise InvalidInput(f"Image '{what}' has dtype {pixels.dtype}; use uint8, uint16 or float32.")
+    if pixels.dtype == np.float32 and not np.isfinite(pixels).all():
+        raise InvalidInput(f"Image '{what}' contains NaN or infinite values.")
+
+
+def run(
+    name: str,
+    images: list[Image],
+    params: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+) -> Result:
+    """Validate and run an op in this process (the CLI's local path, tests)."""
+    spec = get(name)
+    p = spec.validate_params(params or {})
+    spec.validate_images(images)
+    return spec.fn(
+        images,
+        p,
+        progress or (lambda fraction, stage="", preview=None: None),
+        cancelled or (lambda: False),
+    )
