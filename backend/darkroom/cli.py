@@ -34,12 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     daemon_cli.add_commands(sub)
     for fam in OP_FAMILIES:
+        name = f"darkroom.ops.{fam}.cli"
         try:
-            mod = importlib.import_module(f"darkroom.ops.{fam}.cli")
+            mod = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name and f"darkroom.ops.{fam}".startswith(e.name):
-                continue  # family not built yet
-            raise
+            if e.name and name.startswith(e.name):
+                continue  # family not installed/built
+            logging.getLogger(__name__).warning("'%s' commands unavailable: %s", fam, e)
+            continue
+        except Exception as e:  # one broken family must not take the daemon commands down
+            logging.getLogger(__name__).warning("'%s' commands unavailable: %s", fam, e)
+            continue
         mod.add_commands(sub)
     return parser
 

@@ -60,8 +60,6 @@ def run_op(
     bar = _Bar(label or op, quiet)
     try:
         if remote:
-            from darkroom.client import run_remote
-
             return run_remote(op, images, params or {}, progress=bar)
         from darkroom.config import pick_device
 
@@ -74,3 +72,35 @@ def run_op(
             raise Cancelled("Cancelled by Ctrl-C.") from None
     finally:
         bar.close()
+
+
+def run_remote(
+    op: str, images: list[Image], params: dict[str, Any], progress: Any = None
+) -> Result:
+    """Run ``op`` through the daemon (started if needed); Ctrl-C cancels the job there."""
+    from darkroom.client import Client, WireImage
+
+    wire = [
+        WireImage.from_numpy(im.pixels, role=im.role, name=im.name,
+                             offset=tuple(int(v) for v in im.offset), colorspace=im.colorspace)
+        for im in images
+    ]
+    with Client.connect(autostart=True) as client:
+        job = client.submit(op, wire, params)
+        try:
+            for ev in job.events():
+                if ev.type == "progress" and progress is not None:
+                    progress(ev.fraction, ev.stage)
+        except KeyboardInterrupt:
+            job.cancel()
+            raise Cancelled("Cancelled by Ctrl-C.") from None
+        out, meta = job.wait()
+    metas = meta.pop("images", None) or [{} for _ in out]
+    return Result(
+        [
+            Image(np.array(w.to_numpy()), role=w.role, name=w.name, offset=w.offset,
+                  colorspace=w.colorspace, meta=m if isinstance(m, dict) else {})
+            for w, m in zip(out, metas)
+        ],
+        meta,
+    )

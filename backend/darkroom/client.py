@@ -1,0 +1,333 @@
+"""The client the plugins and ``--remote`` use. Stdlib + pyzmq; numpy optional; no torch.
+
+::
+
+    c = Client.connect(autostart=True)          # reads the connection file, starts the daemon
+    job = c.submit("style.transfer", [content, style], {"mode": "photo"})
+    for ev in job.events():                     # progress…, then one result or error
+        if ev.type == "progress":
+            show(ev.fraction, ev.stage)
+    images, meta = job.wait()
+
+Waiting is Lazy-Pirate style (zguide): pings time out, the socket is closed with LINGER 0 and
+reopened, a few retries, then a sentence saying the backend is not there. While a job runs
+the client pings every ``heartbeat`` seconds of silence, so a dead daemon is noticed within
+``timeout`` and the daemon knows the client is still there.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from darkroom.config import paths
+from darkroom.errors import BackendUnavailable, DarkroomError, ProtocolError, from_wire
+from darkroom.wire import DEFAULT_LIMITS, Limits, Message, Session, WireImage, read_connection_file
+
+__all__ = ["Client", "Event", "Job", "WireImage", "start_backend"]
+
+
+@dataclass
+class Event:
+    """One message about a job: ``progress`` (fraction 0–1, stage text, optional preview),
+    then ``result`` (images, meta) or ``error`` (a :class:`DarkroomError`)."""
+
+    type: str
+    job: str
+    fraction: float = 0.0
+    stage: str = ""
+    preview: WireImage | None = None
+    images: list[WireImage] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: DarkroomError | None = None
+
+
+class Job:
+    """A submitted job. Iterate :meth:`events`, or call :meth:`wait`."""
+
+    def __init__(self, client: Client, job_id: str, op: str) -> None:
+        self.client = client
+        self.id = job_id
+        self.op = op
+        self.final: Event | None = None
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Yield events until the result or error (``timeout``: give up after that many
+        seconds in all, with :class:`BackendUnavailable`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.final is None:
+            ev = self.client._next_event(self.id, deadline)
+            if ev.type in ("result", "error"):
+                self.final = ev
+            yield ev
+
+    def wait(self, timeout: float | None = None) -> tuple[list[WireImage], dict[str, Any]]:
+        """Block until done; return (images, meta) or raise the job's error."""
+        for _ in self.events(timeout):
+            pass
+        assert self.final is not None
+        if self.final.error is not None:
+            raise self.final.error
+        return self.final.images, self.final.meta
+
+    def cancel(self) -> None:
+        """Ask the daemon to cancel; the job then ends with a ``cancelled`` error event."""
+        if self.final is None:
+            self.client._send(Message("cancel", {"job": self.id}))
+
+
+class Client:
+    def __init__(
+        self,
+        info: dict[str, Any],
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        heartbeat: float = 2.0,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.endpoint = str(info["endpoint"])
+        self.session = Session(str(info["key"]).encode("ascii"), limits=limits)
+        self.timeout = timeout
+        self.retries = retries
+        self.heartbeat = heartbeat
+        self.identity = uuid.uuid4().hex.encode()
+        self.ctx = zmq.Context.instance()
+        self.sock: zmq.Socket | None = None
+        self._inbox: dict[str, collections.deque[Message]] = collections.defaultdict(
+            collections.deque
+        )
+        self._heartbeats: set[str] = set()  #: ids of heartbeat pings not yet answered
+        self._last_heard = 0.0
+        self._open()
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def connect(
+        cls,
+        connection_file: str | os.PathLike[str] | None = None,
+        *,
+        autostart: bool = False,
+        timeout: float = 10.0,
+        start_timeout: float = 120.0,
+        **kw: Any,
+    ) -> Client:
+        """Connect to the running daemon (and check it answers). With ``autostart``, start
+        one when none answers and wait up to ``start_timeout`` seconds for it."""
+        path = Path(connection_file) if connection_file else paths().connection_file
+        try:
+            client = cls(read_connection_file(path), timeout=timeout, **kw)
+            client.ping()
+            return client
+        except (FileNotFoundError, BackendUnavailable, ProtocolError) as e:
+            if not autostart:
+                if isinstance(e, FileNotFoundError):
+                    raise BackendUnavailable(
+                        "The Neural Darkroom backend is not running. Start it with "
+                        "'darkroom serve' (or let the plugin start it)."
+                    ) from None
+                raise
+            try:
+                client.close()  # type: ignore[possibly-undefined]
+            except Exception:
+                pass
+        start_backend()
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                client = cls(read_connection_file(path), timeout=min(timeout, 5.0), **kw)
+                client.ping()
+                client.timeout = timeout
+                return client
+            except (FileNotFoundError, BackendUnavailable, ProtocolError):
+                try:
+                    client.close()
+                except Exception:
+                    pass
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(
+                        f"The Neural Darkroom backend did not start within {start_timeout:.0f} s. "
+                        f"Its log is {paths().log_file}; try 'darkroom serve' in a terminal."
+                    ) from None
+                time.sleep(0.5)
+
+    def _open(self) -> None:
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.IDENTITY, self.identity)
+        self.sock.connect(self.endpoint)
+
+    def _reopen(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        self._open()
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=0)
+            self.sock = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- calls ------------------------------------------------------------------------------
+    def ping(self, timeout: float | None = None) -> dict[str, Any]:
+        """Version and devices of the daemon. Lazy Pirate: retry on a fresh socket, then
+        raise :class:`BackendUnavailable`."""
+        t = self.timeout if timeout is None else timeout
+        for _attempt in range(max(1, self.retries)):
+            msg = Message("ping")
+            self._send(msg)
+            reply = self._wait_for(msg.id, time.monotonic() + t / max(1, self.retries))
+            if reply is not None:
+                return self._unwrap(reply).meta
+            self._reopen()
+        raise BackendUnavailable(
+            f"The Neural Darkroom backend does not answer at {self.endpoint}. "
+            "Is it running? Start it with 'darkroom serve'."
+        )
+
+    def status(self) -> dict[str, Any]:
+        return self._call("daemon.status")
+
+    def ops(self) -> list[dict[str, Any]]:
+        return list(self._call("daemon.ops").get("ops", []))
+
+    def shutdown(self) -> None:
+        self._call("daemon.shutdown")
+
+    def submit(self, op: str, images: list[WireImage], params: dict[str, Any] | None = None) -> Job:
+        """Send a request; return its :class:`Job` (events and result come later)."""
+        msg = Message("request", {"op": op, "params": params or {}}, list(images))
+        self._send(msg)
+        return Job(self, msg.id, op)
+
+    def run(self, op: str, images: list[WireImage], params: dict[str, Any] | None = None,
+            timeout: float | None = None) -> tuple[list[WireImage], dict[str, Any]]:
+        """Submit and wait (no progress)."""
+        return self.submit(op, images, params).wait(timeout)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _call(self, op: str) -> dict[str, Any]:
+        msg = Message("request", {"op": op, "params": {}})
+        self._send(msg)
+        reply = self._wait_for(msg.id, time.monotonic() + self.timeout)
+        if reply is None:
+            raise BackendUnavailable(f"The backend did not answer '{op}' within {self.timeout} s.")
+        return self._unwrap(reply).meta
+
+    def _send(self, msg: Message) -> None:
+        if self.sock is None:
+            raise BackendUnavailable("This connection to the backend is closed.")
+        self.sock.send_multipart(self.session.serialize(msg), copy=False)
+
+    def _recv(self, until: float) -> bool:
+        """Receive one message into the inbox; False on timeout."""
+        assert self.sock is not None
+        wait_ms = max(0, int((until - time.monotonic()) * 1000))
+        if not self.sock.poll(wait_ms, zmq.POLLIN):
+            return False
+        frames = self.sock.recv_multipart(copy=False)
+        try:
+            msg = self.session.deserialize(frames)
+        except DarkroomError:
+            return True  # a message we cannot trust is ignored, never acted on
+        self._last_heard = time.monotonic()
+        if msg.job in self._heartbeats:
+            self._heartbeats.discard(msg.job)  # a heartbeat answer: only liveness matters
+        else:
+            self._inbox[msg.job].append(msg)
+        return True
+
+    def _wait_for(self, job: str, until: float) -> Message | None:
+        while True:
+            q = self._inbox.get(job)
+            if q:
+                msg = q.popleft()
+                if not q:
+                    del self._inbox[job]
+                return msg
+            if time.monotonic() >= until:
+                return None
+            self._recv(until)
+
+    def _next_event(self, job: str, deadline: float | None) -> Event:
+        started = time.monotonic()
+        pinged = 0.0
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                raise BackendUnavailable("Gave up waiting for the backend's result.")
+            msg = self._wait_for(job, now + 0.25 if deadline is None else min(now + 0.25, deadline))
+            if msg is not None:
+                return self._unwrap(msg)
+            now = time.monotonic()
+            silent = now - max(self._last_heard, started)
+            if silent > self.timeout:
+                raise BackendUnavailable(
+                    f"The backend stopped answering while running the job (silent for "
+                    f"{silent:.0f} s). It may have crashed; see {paths().log_file}."
+                )
+            if silent > self.heartbeat and now - pinged > self.heartbeat:
+                ping = Message("ping")
+                self._heartbeats.add(ping.id)
+                self._send(ping)
+                pinged = now
+
+    def _unwrap(self, msg: Message) -> Event:
+        h = msg.header
+        if msg.type == "progress":
+            preview = msg.images[0] if msg.images else None
+            return Event("progress", msg.job, float(h.get("fraction", 0.0)), str(h.get("stage", "")),
+                         preview)
+        if msg.type == "result":
+            meta = h.get("meta") if isinstance(h.get("meta"), dict) else {}
+            return Event("result", msg.job, 1.0, "done", images=msg.images, meta=meta)
+        if msg.type == "error":
+            return Event("error", msg.job, error=from_wire(h.get("error")))
+        return Event("error", msg.job, error=ProtocolError(f"Unexpected '{msg.type}' reply."))
+
+
+def backend_command() -> list[str]:
+    """How to start the daemon: ``backend.json`` in the config folder (written by install.py,
+    which knows the Python that has torch) or this interpreter."""
+    cfg = paths().config / "backend.json"
+    try:
+        cmd = json.loads(cfg.read_text(encoding="utf-8")).get("command")
+        if isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd):
+            return cmd
+    except (OSError, ValueError, AttributeError):
+        pass
+    return [sys.executable, "-m", "darkroom", "serve"]
+
+
+def start_backend(command: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the daemon detached from this process (it outlives the editor's plug-in)."""
+    cmd = command or backend_command()
+    kw: dict[str, Any] = {}
+    if os.name == "posix":
+        kw["start_new_session"] = True
+    else:  # pragma: no cover - Windows
+        kw["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS | NEW_PROCESS_GROUP
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, close_fds=True, **kw)
+    except OSError as e:
+        raise BackendUnavailable(
+            f"Could not start the backend ({' '.join(cmd)}): {e.strerror}. "
+            "Reinstall with 'python install.py' or start 'darkroom serve' yourself."
+        ) from None

@@ -1,0 +1,500 @@
+"""The daemon: one ROUTER socket, signed messages, a FIFO job queue, one worker per device.
+
+The main thread owns the socket. It checks every message (see :mod:`darkroom.wire`), answers
+pings, status and cancels at once, and queues op requests. Workers serialise their progress,
+results and errors themselves (hashing off the main thread) and pass the frames to the main
+thread over an inproc socket, which forwards them to the right client.
+
+Unsigned or forged messages are dropped and counted, never parsed or executed; signed but
+malformed ones get an ``error`` reply with a code and a sentence; nothing a client sends can
+stop the loop. A client that disappears (its socket gone, or silent past ``client_timeout``
+while it has jobs) has its jobs cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zmq
+
+from darkroom import __version__
+from darkroom.config import Paths, paths, pick_device
+from darkroom.errors import (
+    AuthError,
+    BadRequest,
+    DarkroomError,
+    Internal,
+    ProtocolError,
+)
+from darkroom.jobs import Job, JobQueue, Worker
+from darkroom.ops import registry
+from darkroom.ops.registry import Image, Result
+from darkroom.wire import (
+    PROTOCOL_VERSION,
+    Limits,
+    Message,
+    Session,
+    WireImage,
+    new_key,
+    read_connection_file,
+    write_connection_file,
+)
+
+log = logging.getLogger("darkroom.server")
+
+#: Requests the server answers itself, without queueing.
+BUILTIN_OPS = ("daemon.status", "daemon.ops", "daemon.shutdown")
+
+
+@dataclass
+class ServerConfig:
+    device: str = "auto"
+    bind: str | None = None  #: None: ipc on POSIX, tcp://127.0.0.1:<free> elsewhere
+    allow_remote: bool = False  #: bind TCP to a non-loopback address
+    max_queued: int = 32
+    client_timeout: float = 60.0  #: seconds of silence before a client's jobs are cancelled
+    limits: Limits = field(default_factory=Limits)
+
+
+class AlreadyRunning(DarkroomError):
+    code = "already_running"
+
+
+class Daemon:
+    def __init__(self, config: ServerConfig | None = None, where: Paths | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.paths = (where or paths()).ensure()
+        self.key = new_key()
+        self.session = Session(self.key, limits=self.config.limits)
+        self.ctx = zmq.Context()
+        self.queue = JobQueue(self.config.max_queued)
+        self.devices = _devices(self.config.device)
+        self.workers: list[Worker] = []
+        self.endpoint = ""
+        self.rejected = 0  #: unsigned, forged, replayed or undecodable messages
+        self.errors = 0  #: error replies to signed messages
+        self.started = time.time()
+        self.last_seen: dict[bytes, float] = {}
+        self._stop = threading.Event()
+        self._lock_fd: Any = None
+        self._local = threading.local()
+        self._outbox = f"inproc://outbox-{id(self)}"
+        self._socket_file: str | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Lock, bind, write the connection file, start workers (does not block)."""
+        self._acquire_lock()
+        try:
+            self.router = self.ctx.socket(zmq.ROUTER)
+            self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unknown peer -> error, not drop
+            self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps jobs
+            self.router.setsockopt(zmq.LINGER, 0)
+            self.router.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_message_bytes)
+            self.endpoint = self._bind()
+            self.pull = self.ctx.socket(zmq.PULL)
+            self.pull.bind(self._outbox)
+            write_connection_file(
+                self.paths.connection_file,
+                {
+                    "endpoint": self.endpoint,
+                    "key": self.key.decode("ascii"),
+                    "signature_scheme": "hmac-sha256",
+                    "protocol": PROTOCOL_VERSION,
+                    "pid": os.getpid(),
+                    "version": __version__,
+                },
+            )
+        except BaseException:
+            self._release_lock()
+            raise
+        for dev in self.devices:
+            w = Worker(self.queue, dev, self._send_from_worker)
+            w.start()
+            self.workers.append(w)
+        log.info("serving on %s, devices %s, pid %d", self.endpoint, self.devices, os.getpid())
+
+    def serve_forever(self) -> None:
+        """Run the loop until SIGTERM/SIGINT, ``daemon.shutdown`` or :meth:`stop`."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self._stop.set())
+        try:
+            self._loop()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for job in list(self.queue.jobs.values()):
+            self.queue.cancel(job.id, "The backend is shutting down.")
+        self.queue.close()
+        for w in self.workers:
+            w.stop()
+        for w in self.workers:
+            w.join(timeout=10)
+        for sock in ("router", "pull"):
+            s = getattr(self, sock, None)
+            if s is not None:
+                s.close(linger=0)
+        self.ctx.term()
+        try:
+            info = read_connection_file(self.paths.connection_file)
+            if info.get("pid") == os.getpid():
+                self.paths.connection_file.unlink()
+        except (OSError, ProtocolError):
+            pass
+        if self._socket_file:
+            try:
+                os.unlink(self._socket_file)
+            except OSError:
+                pass
+        self._release_lock()
+        log.info("stopped")
+
+    def _bind(self) -> str:
+        bind = self.config.bind
+        if bind is None:
+            if os.name == "posix":
+                path = self.paths.runtime / "darkroom.sock"
+                path.unlink(missing_ok=True)  # stale socket of a dead daemon (we hold the lock)
+                self.router.bind(f"ipc://{path}")
+                os.chmod(path, 0o600)
+                self._socket_file = str(path)
+                return f"ipc://{path}"
+            bind = "tcp://127.0.0.1"
+        if bind == "tcp":
+            bind = "tcp://127.0.0.1"
+        if not bind.startswith("tcp://"):
+            self.router.bind(bind)  # ipc://PATH given explicitly
+            return bind
+        rest = bind[len("tcp://"):]
+        if rest.startswith("["):
+            host = rest[: rest.index("]") + 1]
+            port = rest[len(host) + 1:]
+        else:
+            host, _, port = rest.partition(":")
+        loopback = host in ("127.0.0.1", "localhost", "[::1]")
+        if not loopback and not self.config.allow_remote:
+            raise BadRequest(
+                f"Refusing to listen on {host}: other machines could reach the backend. "
+                "Pass --allow-remote if that is really what you want."
+            )
+        if not loopback:
+            log.warning("listening on %s: reachable from other machines", host)
+        if host == "[::1]":
+            self.router.setsockopt(zmq.IPV6, 1)
+        if port in ("", "*", "0"):
+            port = str(self.router.bind_to_random_port(f"tcp://{host}"))
+        else:
+            self.router.bind(f"tcp://{host}:{port}")
+        return f"tcp://{host}:{port}"
+
+    def _acquire_lock(self) -> None:
+        lock_path = self.paths.state / "daemon.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.name == "posix":
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # pragma: no cover - Windows
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.close(fd)
+            where = "unknown endpoint"
+            try:
+                info = read_connection_file(self.paths.connection_file)
+                where = f"pid {info.get('pid')}, {info.get('endpoint')}"
+            except (OSError, ProtocolError):
+                pass
+            raise AlreadyRunning(
+                f"A Neural Darkroom backend is already running for this user ({where}). "
+                "Use 'darkroom stop' first, or set DARKROOM_HOME for a separate instance."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    # -- main loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.pull, zmq.POLLIN)
+        next_check = time.monotonic() + 1.0
+        while not self._stop.is_set():
+            events = dict(poller.poll(200))
+            if self.pull in events:
+                for _ in range(64):  # drain outgoing first: results unblock clients
+                    try:
+                        frames = self.pull.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._forward(frames)
+            if self.router in events:
+                for _ in range(64):
+                    try:
+                        frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._on_frames(frames)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.0
+                self._reap_silent_clients()
+
+    def _forward(self, frames: list[Any]) -> None:
+        ident = frames[0].bytes
+        try:
+            self.router.send_multipart(frames, copy=False)
+        except zmq.ZMQError as e:
+            if e.errno == zmq.EHOSTUNREACH:
+                self._client_gone(ident, "its client disconnected")
+            else:
+                log.warning("send failed: %s", e)
+
+    def _on_frames(self, frames: list[Any]) -> None:
+        if len(frames) < 1:
+            return
+        ident = frames[0].bytes
+        try:
+            msg = self.session.deserialize(frames[1:])
+        except AuthError as e:
+            self.rejected += 1
+            log.warning("dropped a message: %s (rejected so far: %d)", e, self.rejected)
+            return
+        except DarkroomError as e:
+            self.rejected += 1
+            self.errors += 1
+            self._reply_error(ident, None, e)
+            return
+        except Exception:  # never let a message kill the loop
+            self.rejected += 1
+            log.exception("undecodable message")
+            return
+        self.last_seen[ident] = time.monotonic()
+        try:
+            self._dispatch(ident, msg)
+        except DarkroomError as e:
+            self.errors += 1
+            self._reply_error(ident, msg.id, e)
+        except Exception:
+            self.errors += 1
+            log.exception("handling %s failed", msg.type)
+            self._reply_error(ident, msg.id, Internal("The backend could not handle that message."))
+
+    def _dispatch(self, ident: bytes, msg: Message) -> None:
+        h = msg.header
+        if msg.type == "ping":
+            self._reply(ident, Message("result", {"job": msg.id, "meta": self._hello()}))
+        elif msg.type == "cancel":
+            job_id = h.get("job")
+            job = self.queue.jobs.get(job_id) if isinstance(job_id, str) else None
+            if job is None or job.client != ident:
+                raise BadRequest(f"There is no job {job_id!r} of yours to cancel.", field="job")
+            removed = self.queue.cancel(job.id, "The job was cancelled.")
+            if removed is not None:
+                self._send_job(removed, "error", removed_error())
+        elif msg.type == "request":
+            self._request(ident, msg)
+        else:
+            raise ProtocolError(f"A client may not send '{msg.type}' messages.")
+
+    def _request(self, ident: bytes, msg: Message) -> None:
+        op = msg.header.get("op")
+        if op in BUILTIN_OPS:
+            self._builtin(ident, msg, op)
+            return
+        spec = registry.get(op)
+        params = spec.validate_params(msg.header.get("params"))
+        images = [_to_image(w) for w in msg.images]
+        spec.validate_images(images)
+        if msg.id in self.queue.jobs:
+            raise BadRequest("A job with this id is already running.")
+        job = Job(msg.id, ident, spec, params, images, wire_images=msg.images)
+        pos = self.queue.put(job)
+        self.session.remember(msg.images)
+        stage = "queued" if pos == 0 else f"queued ({pos} ahead)"
+        self._send_job(job, "progress", (0.0, stage, None))
+
+    def _builtin(self, ident: bytes, msg: Message, op: str) -> None:
+        if op == "daemon.status":
+            meta = self.status()
+        elif op == "daemon.ops":
+            meta = {"ops": [s.describe() for s in registry.load_all().values()]}
+        else:
+            meta = {"stopping": True}
+            self._stop.set()
+        self._reply(ident, Message("result", {"job": msg.id, "meta": meta}))
+
+    def _hello(self) -> dict[str, Any]:
+        return {"version": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
+                "devices": self.devices}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            **self._hello(),
+            "endpoint": self.endpoint,
+            "uptime_s": round(time.time() - self.started, 1),
+            "queue": self.queue.snapshot(),
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "clients": len(self.last_seen),
+            "log": str(self.paths.log_file),
+        }
+
+    def _reap_silent_clients(self) -> None:
+        now = time.monotonic()
+        active = {j.client for j in self.queue.jobs.values()}
+        for ident, seen in list(self.last_seen.items()):
+            if now - seen > self.config.client_timeout:
+                if ident in active:
+                    self._client_gone(ident, "its client stopped answering")
+                self.last_seen.pop(ident, None)
+
+    def _client_gone(self, ident: bytes, why: str) -> None:
+        removed = self.queue.cancel_client(ident, f"The job was cancelled: {why}.")
+        n = len(removed) + sum(1 for j in self.queue.jobs.values() if j.client == ident)
+        if n:
+            log.info("cancelled %d job(s): %s", n, why)
+
+    # -- replies ----------------------------------------------------------------------------
+    def _reply(self, ident: bytes, msg: Message) -> None:
+        self._forward([zmq.Frame(ident), *self.session.serialize(msg)])
+
+    def _reply_error(self, ident: bytes, parent: str | None, err: DarkroomError) -> None:
+        header: dict[str, Any] = {"error": err.to_wire()}
+        if parent:
+            header["job"] = parent
+        try:
+            self._reply(ident, Message("error", header))
+        except Exception:
+            log.exception("could not send an error reply")
+
+    def _send_job(self, job: Job, kind: str, payload: Any) -> None:
+        """Serialise a job's message (any thread) and send it (main thread only)."""
+        frames = _job_frames(self.session, job, kind, payload)
+        if threading.current_thread() is threading.main_thread() or not self.workers:
+            self._forward([zmq.Frame(job.client), *frames])
+        else:
+            self._push([job.client, *frames])
+
+    def _send_from_worker(self, job: Job, kind: str, payload: Any) -> None:
+        try:
+            frames = _job_frames(self.session, job, kind, payload)
+        except Exception:
+            log.exception("could not serialise the %s of job %s", kind, job.id)
+            frames = _job_frames(self.session, job, "error", Internal(
+                "The backend could not send this job's result."))
+        if kind in ("result", "error"):
+            self.session.forget(job.wire_images)
+        self._push([job.client, *frames])
+
+    def _push(self, frames: list[Any]) -> None:
+        sock = getattr(self._local, "push", None)
+        if sock is None:
+            sock = self.ctx.socket(zmq.PUSH)
+            sock.setsockopt(zmq.LINGER, 1000)
+            sock.connect(self._outbox)
+            self._local.push = sock
+        sock.send_multipart(frames, copy=False)
+
+
+def removed_error() -> DarkroomError:
+    from darkroom.errors import Cancelled
+
+    return Cancelled("The job was cancelled before it started.")
+
+
+def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any]:
+    if kind == "progress":
+        fraction, stage, preview = payload
+        images = []
+        if preview is not None:
+            images.append(WireImage.from_numpy(np.ascontiguousarray(preview), role="preview"))
+        header = {"job": job.id, "fraction": fraction, "stage": stage}
+        return session.serialize(Message("progress", header, images))
+    if kind == "result":
+        res: Result = payload
+        images = [
+            WireImage.from_numpy(np.ascontiguousarray(im.pixels), role=im.role, name=im.name,
+                                 offset=tuple(int(v) for v in im.offset),
+                                 colorspace=im.colorspace)
+            for im in res.images
+        ]
+        meta = _jsonable(res.meta)
+        meta["images"] = [_jsonable(im.meta) for im in res.images]
+        return session.serialize(Message("result", {"job": job.id, "meta": meta}, images))
+    err: DarkroomError = payload
+    return session.serialize(Message("error", {"job": job.id, "error": err.to_wire()}))
+
+
+def _to_image(w: WireImage) -> Image:
+    arr = w.to_numpy()
+    arr.setflags(write=False)  # sources are never modified; also guards digest reuse
+    return Image(arr, role=w.role, name=w.name, offset=w.offset, colorspace=w.colorspace)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metadata → plain JSON (numpy scalars to Python, NaN/inf to None, tuples to lists)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+def _devices(pref: str) -> list[str]:
+    dev = pick_device(pref)
+    if dev == "cuda":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return [dev]
+
+
+def setup_logging(where: Paths, debug: bool = False) -> None:
+    where.ensure()
+    handler = logging.handlers.RotatingFileHandler(where.log_file, maxBytes=5 << 20,
+                                                   backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def serve(config: ServerConfig, *, debug: bool = False, ready: Any = None) -> None:
+    """Run a daemon in this process until stopped (``darkroom serve``)."""
+    where = paths()
+    setup_logging(where, debug)
+    daemon = Daemon(config, where)
+    daemon.start()
+    if ready is not None:
+        ready(daemon)
+    daemon.serve_forever()
+

@@ -1,0 +1,429 @@
+"""The wire protocol, one codec for both sides. Stdlib + pyzmq frames; numpy optional; no torch.
+
+A message is a list of ZeroMQ frames::
+
+    [signature, header, buffer_0, buffer_1, …]
+
+* ``header`` is UTF-8 JSON: ``v`` (protocol version), ``id`` (unique message id), ``ts`` (unix
+  time of sending), ``type`` (request / progress / result / error / cancel / ping), and per type:
+  ``op``, ``params``, ``job``, ``fraction``, ``stage``, ``meta``, ``error``. ``buffers`` holds one
+  descriptor per buffer frame: ``shape`` [H, W, C], ``dtype`` u8/u16/f32, ``role``, ``name``,
+  ``offset`` [x, y], ``colorspace`` srgb/linear, ``nbytes`` and ``digest`` (hex), and the header's
+  ``digest_alg`` names the digest (``blake3`` or ``sha256``).
+* ``signature`` is hex HMAC-SHA256 over the header bytes with the key from the connection file.
+  The header carries each buffer's digest, so the signature covers every pixel.
+* Buffers are raw little-endian pixels, row-major H×W×C, sent and received without copies
+  where pyzmq allows (``copy=False``); the receiver wraps them with ``numpy.frombuffer``.
+
+Verification order matters: the signature is checked before the JSON is parsed (unsigned or
+forged messages are dropped, never parsed), then the id against replays, then the descriptors
+and limits (before any array is made), then the buffer digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from darkroom.errors import AuthError, ProtocolError, TooLarge
+
+try:  # BLAKE3 is ~3× faster than SHA-256 on large buffers; the plugins may not have it.
+    import blake3 as _blake3
+except ImportError:  # pragma: no cover - exercised in the plugins' vendored copy
+    _blake3 = None
+
+PROTOCOL_VERSION = 1
+MESSAGE_TYPES = ("request", "progress", "result", "error", "cancel", "ping")
+DTYPES: dict[str, int] = {"u8": 1, "u16": 2, "f32": 4}  # name -> bytes per sample
+_NUMPY_DTYPES = {"u8": "uint8", "u16": "uint16", "f32": "float32"}
+COLORSPACES = ("srgb", "linear")
+DIGESTS = ("blake3", "sha256")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Refuse what is too big before allocating for it (per message)."""
+
+    max_header_bytes: int = 1 << 20  #: 1 MiB of JSON
+    max_buffers: int = 256
+    max_pixels: int = 400_000_000  #: per image: 20000 × 20000
+    max_message_bytes: int = 4 << 30  #: all buffers together, 4 GiB
+    max_json_depth: int = 32
+    replay_window_s: float = 600.0  #: messages older (or newer) than this are refused
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class WireImage:
+    """An image in transit: ``data`` holds H×W×C samples (bytes, memoryview, zmq frame buffer
+    or numpy array) of ``dtype`` u8 / u16 / f32; ``offset`` is its (x, y) in the document."""
+
+    data: Any
+    shape: tuple[int, int, int]
+    dtype: str = "u8"
+    role: str = "input"
+    name: str = ""
+    offset: tuple[int, int] = (0, 0)
+    colorspace: str = "srgb"
+
+    @property
+    def nbytes(self) -> int:
+        h, w, c = self.shape
+        return h * w * c * DTYPES[self.dtype]
+
+    @classmethod
+    def from_numpy(cls, arr: Any, **kw: Any) -> WireImage:
+        """Wrap an H×W×C (or H×W) numpy array of uint8/uint16/float32 without copying."""
+        import numpy as np
+
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        names = {np.dtype("uint8"): "u8", np.dtype("uint16"): "u16", np.dtype("float32"): "f32"}
+        if arr.dtype not in names:
+            raise ProtocolError(f"Images must be uint8, uint16 or float32, not {arr.dtype}.")
+        arr = np.ascontiguousarray(arr)
+        return cls(arr, tuple(int(s) for s in arr.shape), names[arr.dtype], **kw)  # type: ignore[arg-type]
+
+    def to_numpy(self) -> Any:
+        """H×W×C numpy view of the data (read-only when it wraps a received frame)."""
+        import numpy as np
+
+        return np.frombuffer(_as_buffer(self.data), dtype=_NUMPY_DTYPES[self.dtype]).reshape(
+            self.shape
+        )
+
+    def tobytes(self) -> bytes:
+        return bytes(_as_buffer(self.data))
+
+    def descriptor(self) -> dict[str, Any]:
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "role": self.role,
+            "name": self.name,
+            "offset": list(self.offset),
+            "colorspace": self.colorspace,
+            "nbytes": self.nbytes,
+        }
+
+
+@dataclass
+class Message:
+    """A decoded (or to-be-encoded) message."""
+
+    type: str
+    header: dict[str, Any] = field(default_factory=dict)
+    images: list[WireImage] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.header.get("id", ""))
+
+    @property
+    def job(self) -> str:
+        return str(self.header.get("job", ""))
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_key() -> bytes:
+    """A random 256-bit key, hex-encoded (as stored in the connection file)."""
+    return secrets.token_hex(32).encode("ascii")
+
+
+def _as_buffer(data: Any) -> memoryview:
+    if hasattr(data, "buffer") and not isinstance(data, (bytes, bytearray, memoryview)):
+        data = data.buffer  # zmq.Frame
+    mv = memoryview(data)
+    if mv.ndim != 1 or mv.itemsize != 1:
+        mv = mv.cast("B")
+    return mv
+
+
+def _address(data: Any) -> tuple[int, int] | None:
+    """(memory address, size) of a buffer, or None without numpy."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        return None
+    buf = _as_buffer(data)
+    return (int(np.frombuffer(buf, np.uint8).ctypes.data), buf.nbytes) if buf.nbytes else None
+
+
+def _digest(alg: str, data: Any) -> str:
+    buf = _as_buffer(data)
+    if alg == "blake3":
+        if _blake3 is None:
+            raise AuthError("This side cannot check BLAKE3 digests (module 'blake3' missing).")
+        return _blake3.blake3(buf, max_threads=_blake3.blake3.AUTO).hexdigest()
+    return hashlib.sha256(buf).hexdigest()
+
+
+def _depth(obj: Any, limit: int, depth: int = 0) -> int:
+    if depth > limit:
+        return depth
+    if isinstance(obj, dict):
+        return max([_depth(v, limit, depth + 1) for v in obj.values()] or [depth])
+    if isinstance(obj, list):
+        return max([_depth(v, limit, depth + 1) for v in obj] or [depth])
+    return depth
+
+
+class Session:
+    """Signs, checks and (de)serialises messages with one key.
+
+    ``digest`` picks the buffer digest this side sends (``blake3`` when available); any
+    digest in :data:`DIGESTS` is accepted on receipt — the header that names it is signed.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        digest: str | None = None,
+        replay_cache: int = 65536,
+    ) -> None:
+        if not key:
+            raise AuthError("An empty key would make signatures meaningless.")
+        self.key = key
+        self.limits = limits
+        self.digest_alg = digest or ("blake3" if _blake3 is not None else "sha256")
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen_max = replay_cache
+        # Digests of buffers this side already verified, by memory address and size: an op
+        # that returns (a view of) a received buffer, like echo, need not hash it again to
+        # sign the reply. The entry holds a reference to the received (read-only) frame, so
+        # that memory cannot be freed and reused while the entry lives.
+        self._known: dict[tuple[int, int], tuple[Any, str, str]] = {}
+
+    # -- sending ---------------------------------------------------------------------------
+    def sign(self, header_bytes: bytes) -> bytes:
+        return hmac.new(self.key, header_bytes, hashlib.sha256).hexdigest().encode("ascii")
+
+    def serialize(self, msg: Message) -> list[Any]:
+        """Message → frames ``[signature, header, buffers…]`` (buffers are not copied)."""
+        header = dict(msg.header)
+        header.setdefault("id", new_id())
+        header["v"] = PROTOCOL_VERSION
+        header["type"] = msg.type
+        header["ts"] = time.time()
+        descs = []
+        frames: list[Any] = []
+        for im in msg.images:
+            if im.dtype not in DTYPES:
+                raise ProtocolError(f"Unknown dtype '{im.dtype}' for image '{im.name}'.")
+            buf = _as_buffer(im.data)
+            if buf.nbytes != im.nbytes:
+                raise ProtocolError(
+                    f"Image '{im.name}' holds {buf.nbytes} bytes but its shape {im.shape} "
+                    f"({im.dtype}) needs {im.nbytes}."
+                )
+            d = im.descriptor()
+            d["digest"] = self._digest_for(im.data)
+            descs.append(d)
+            frames.append(im.data if not isinstance(im.data, memoryview) else buf)
+        header["buffers"] = descs
+        header["digest_alg"] = self.digest_alg
+        hb = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        msg.header = header
+        return [self.sign(hb), hb, *frames]
+
+    def _digest_for(self, data: Any) -> str:
+        if self._known:
+            known = self._known.get(_address(data))
+            if known is not None and known[1] == self.digest_alg:
+                return known[2]
+        return _digest(self.digest_alg, data)
+
+    def remember(self, images: Sequence[WireImage]) -> None:
+        """Keep the verified digests of received buffers (until :meth:`forget`). Only for
+        buffers nobody writes to: the server hands them to ops as read-only arrays."""
+        for im in images:
+            d = getattr(im, "_digest", None)
+            key = _address(im.data)
+            if d is not None and key is not None:
+                self._known[key] = (im.data, d[0], d[1])
+
+    def forget(self, images: Sequence[WireImage]) -> None:
+        for im in images:
+            key = _address(im.data)
+            if key is not None:
+                self._known.pop(key, None)
+
+    # -- receiving -------------------------------------------------------------------------
+    def deserialize(self, frames: Sequence[Any]) -> Message:
+        """Frames → :class:`Message`, or raise :class:`AuthError` (drop and count: the sender
+        is not trusted), :class:`ProtocolError` / :class:`TooLarge` (signed but malformed:
+        answer with an error reply)."""
+        if len(frames) < 2:
+            raise AuthError(f"A message needs at least 2 frames; this one has {len(frames)}.")
+        sig = bytes(_as_buffer(frames[0]))
+        hb = _as_buffer(frames[1])
+        if hb.nbytes > self.limits.max_header_bytes:
+            raise AuthError("Header larger than the limit; not even checking its signature.")
+        hb_bytes = bytes(hb)
+        if not hmac.compare_digest(sig, self.sign(hb_bytes)):
+            raise AuthError("Bad or missing signature.")
+        try:
+            header = json.loads(hb_bytes.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise ProtocolError(f"The header is not valid JSON ({type(e).__name__}).") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("The header must be a JSON object.")
+        self._check_replay(header)
+        if _depth(header, self.limits.max_json_depth) > self.limits.max_json_depth:
+            raise ProtocolError(f"The header is nested deeper than {self.limits.max_json_depth}.")
+        if header.get("v") != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"Protocol version {header.get('v')!r} is not supported (this side speaks "
+                f"{PROTOCOL_VERSION}); update the plugin and the backend together."
+            )
+        mtype = header.get("type")
+        if mtype not in MESSAGE_TYPES:
+            raise ProtocolError(f"Unknown message type {mtype!r}.")
+        images = self._images(header, frames[2:])
+        return Message(mtype, header, images)
+
+    def _check_replay(self, header: dict[str, Any]) -> None:
+        mid, ts = header.get("id"), header.get("ts")
+        if not isinstance(mid, str) or not 8 <= len(mid) <= 64:
+            raise ProtocolError("The message id is missing or malformed.")
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+            raise ProtocolError("The message timestamp is missing.")
+        now = time.time()
+        if abs(now - ts) > self.limits.replay_window_s:
+            raise AuthError("Message timestamp outside the replay window (clock or replay).")
+        if mid in self._seen:
+            raise AuthError("Replayed message id.")
+        self._seen[mid] = ts
+        while len(self._seen) > self._seen_max:
+            self._seen.popitem(last=False)
+        # Ids older than the window can never be accepted again anyway: forget them.
+        while self._seen:
+            first = next(iter(self._seen.values()))
+            if now - first <= self.limits.replay_window_s:
+                break
+            self._seen.popitem(last=False)
+
+    def _images(self, header: dict[str, Any], bufs: Sequence[Any]) -> list[WireImage]:
+        descs = header.get("buffers", [])
+        lim = self.limits
+        if not isinstance(descs, list):
+            raise ProtocolError("'buffers' must be a list of descriptors.")
+        if len(descs) != len(bufs):
+            raise ProtocolError(
+                f"The header describes {len(descs)} buffers but {len(bufs)} were sent."
+            )
+        if len(descs) > lim.max_buffers:
+            raise TooLarge(f"At most {lim.max_buffers} images per message; got {len(descs)}.")
+        alg = header.get("digest_alg", "sha256")
+        if descs and alg not in DIGESTS:
+            raise ProtocolError(f"Unknown digest algorithm {alg!r}.")
+        total = 0
+        out: list[WireImage] = []
+        for i, d in enumerate(descs):
+            im = _check_descriptor(i, d, lim)
+            total += im.nbytes
+            if total > lim.max_message_bytes:
+                raise TooLarge(
+                    f"The message's images add up to more than {lim.max_message_bytes >> 20} MiB."
+                )
+            n = _as_buffer(bufs[i]).nbytes
+            if n != im.nbytes:
+                raise ProtocolError(
+                    f"Buffer {i} ('{im.name}') has {n} bytes; its descriptor says {im.nbytes}."
+                )
+            want = d.get("digest")
+            got = _digest(alg, bufs[i])
+            if not isinstance(want, str) or not hmac.compare_digest(want, got):
+                raise AuthError(f"Buffer {i} ('{im.name}') does not match its signed digest.")
+            im.data = bufs[i]
+            im._digest = (alg, got)  # type: ignore[attr-defined]
+            out.append(im)
+        return out
+
+
+def _check_descriptor(i: int, d: Any, lim: Limits) -> WireImage:
+    if not isinstance(d, dict):
+        raise ProtocolError(f"Buffer descriptor {i} is not an object.")
+    shape, dtype = d.get("shape"), d.get("dtype")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+    ):
+        raise ProtocolError(f"Buffer {i}: shape must be [height, width, channels] integers.")
+    h, w, c = shape
+    if h <= 0 or w <= 0:
+        raise ProtocolError(f"Buffer {i}: an image must be at least 1×1 pixel (got {w}×{h}).")
+    if not 1 <= c <= 4:
+        raise ProtocolError(f"Buffer {i}: 1 to 4 channels are supported (got {c}).")
+    if h * w > lim.max_pixels:
+        raise TooLarge(
+            f"Image {i} is {w}×{h} = {h * w / 1e6:.0f} megapixels; the limit is "
+            f"{lim.max_pixels / 1e6:.0f}."
+        )
+    if dtype not in DTYPES:
+        raise ProtocolError(f"Buffer {i}: dtype must be one of {', '.join(DTYPES)}.")
+    cs = d.get("colorspace", "srgb")
+    if cs not in COLORSPACES:
+        raise ProtocolError(f"Buffer {i}: colour space must be srgb or linear (got {cs!r}).")
+    off = d.get("offset", [0, 0])
+    if (
+        not isinstance(off, list)
+        or len(off) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in off)
+    ):
+        raise ProtocolError(f"Buffer {i}: offset must be [x, y] integers.")
+    role, name = d.get("role", "input"), d.get("name", "")
+    if not isinstance(role, str) or not isinstance(name, str):
+        raise ProtocolError(f"Buffer {i}: role and name must be strings.")
+    return WireImage(b"", (h, w, c), dtype, role[:200], name[:1000], (off[0], off[1]), cs)
+
+
+# -- connection file ----------------------------------------------------------------------
+
+
+def write_connection_file(path: Path, info: dict[str, Any]) -> None:
+    """Write the connection file owner-only (0600), atomically: created 0600 under a temporary
+    name, then renamed, so no other user can ever read the key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=1)
+        if os.name == "posix":
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_connection_file(path: Path) -> dict[str, Any]:
+    """Read and check a connection file; raise :class:`ProtocolError` with a sentence."""
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise ProtocolError(f"The connection file '{path}' is unreadable: {e}") from None
+    if not isinstance(info, dict) or not isinstance(info.get("endpoint"), str) or not info.get("key"):
+        raise ProtocolError(f"The connection file '{path}' lacks an endpoint or key.")
+    return info
