@@ -21,7 +21,10 @@ from darkroom.errors import Cancelled, DarkroomError
 OP_FAMILIES = ("style", "relight", "sketch")
 
 
-def build_parser() -> argparse.ArgumentParser:
+DAEMON_COMMANDS = ("serve", "stop", "status", "ping", "doctor")
+
+
+def build_parser(with_ops: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="darkroom",
         description="Neural Darkroom: photo style transfer, relighting and sketch search, "
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     from darkroom import daemon_cli
 
     daemon_cli.add_commands(sub)
-    for fam in OP_FAMILIES:
+    for fam in OP_FAMILIES if with_ops else ():
         name = f"darkroom.ops.{fam}.cli"
         try:
             mod = importlib.import_module(name)
@@ -51,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    # Daemon commands must start fast (the plugins run 'darkroom ping'): skip importing the
+    # op families, which pull in torch.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(with_ops=first not in DAEMON_COMMANDS)
     args = parser.parse_args(_allow_negative_values(argv))
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
