@@ -33,7 +33,7 @@ def _arr(dtype: str, c: int, h: int = 7, w: int = 5) -> np.ndarray:
     return rng.standard_normal((h, w, c)).astype(np.float32)
 
 
-@pytest.mark.parametrize("digest", ["blake3", "sha256"])
+@pytest.mark.parametrize("digest", ["gmac", "blake3", "sha256"])
 @pytest.mark.parametrize("dtype", ["u8", "u16", "f32"])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_round_trip_every_dtype_and_channel_count(dtype: str, channels: int, digest: str) -> None:
@@ -87,9 +87,11 @@ def test_tampered_header_is_rejected() -> None:
         Session(KEY).deserialize(frames)
 
 
-def test_tampered_buffer_is_rejected() -> None:
+@pytest.mark.parametrize("digest", ["gmac", "blake3", "sha256"])
+def test_tampered_buffer_is_rejected(digest: str) -> None:
     a = _arr("u8", 3)
-    frames = Session(KEY).serialize(Message("request", {}, [WireImage.from_numpy(a)]))
+    frames = Session(KEY, digest=digest).serialize(
+        Message("request", {}, [WireImage.from_numpy(a)]))
     bad = bytearray(memoryview(frames[2]).tobytes())
     bad[0] ^= 1
     with pytest.raises(AuthError, match="does not match"):
@@ -157,3 +159,22 @@ def test_connection_file_is_owner_only(tmp_path) -> None:  # type: ignore[no-unt
     p.write_text("{oops")
     with pytest.raises(ProtocolError, match="unreadable"):
         read_connection_file(p)
+
+
+def test_gmac_needs_the_key() -> None:
+    """GMAC tags are keyed: a peer with another key cannot forge one even for its own header."""
+    a = WireImage.from_numpy(_arr("u8", 3))
+    frames = Session(new_key(), digest="gmac").serialize(Message("request", {}, [a]))
+    # Re-sign the foreign header with the right key: the buffer tag is still foreign.
+    s = Session(KEY)
+    frames[0] = s.sign(frames[1])
+    with pytest.raises(AuthError, match="does not match"):
+        s.deserialize(frames)
+
+
+def test_replies_use_the_askers_digest() -> None:
+    frames = Session(KEY, digest="sha256").serialize(Message("ping"))
+    msg = Session(KEY).deserialize(frames)
+    assert msg.digest_alg == "sha256"
+    reply = Session(KEY).serialize(Message("result", {"job": msg.id}), msg.digest_alg)
+    assert json.loads(reply[1])["digest_alg"] == "sha256"

@@ -34,7 +34,7 @@ class Job:
     spec: OpSpec
     params: dict[str, Any]
     images: list[Image]
-    wire_images: list[Any] = field(default_factory=list)  #: kept for digest reuse
+    digest_alg: str | None = None  #: the client's buffer authenticator, used in replies
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "queued"  #: queued, running, done, failed, cancelled
     created: float = field(default_factory=time.monotonic)

@@ -303,7 +303,8 @@ class Daemon:
     def _dispatch(self, ident: bytes, msg: Message) -> None:
         h = msg.header
         if msg.type == "ping":
-            self._reply(ident, Message("result", {"job": msg.id, "meta": self._hello()}))
+            self._reply(ident, Message("result", {"job": msg.id, "meta": self._hello()}),
+                        msg.digest_alg)
         elif msg.type == "cancel":
             job_id = h.get("job")
             job = self.queue.jobs.get(job_id) if isinstance(job_id, str) else None
@@ -328,9 +329,8 @@ class Daemon:
         spec.validate_images(images)
         if msg.id in self.queue.jobs:
             raise BadRequest("A job with this id is already running.")
-        job = Job(msg.id, ident, spec, params, images, wire_images=msg.images)
+        job = Job(msg.id, ident, spec, params, images, digest_alg=msg.digest_alg)
         pos = self.queue.put(job)
-        self.session.remember(msg.images)
         stage = "queued" if pos == 0 else f"queued ({pos} ahead)"
         self._send_job(job, "progress", (0.0, stage, None))
 
@@ -342,7 +342,7 @@ class Daemon:
         else:
             meta = {"stopping": True}
             self._stop.set()
-        self._reply(ident, Message("result", {"job": msg.id, "meta": meta}))
+        self._reply(ident, Message("result", {"job": msg.id, "meta": meta}), msg.digest_alg)
 
     def _hello(self) -> dict[str, Any]:
         return {"version": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
@@ -376,8 +376,8 @@ class Daemon:
             log.info("cancelled %d job(s): %s", n, why)
 
     # -- replies ----------------------------------------------------------------------------
-    def _reply(self, ident: bytes, msg: Message) -> None:
-        self._forward([zmq.Frame(ident), *self.session.serialize(msg)])
+    def _reply(self, ident: bytes, msg: Message, digest_alg: str | None = None) -> None:
+        self._forward([zmq.Frame(ident), *self.session.serialize(msg, digest_alg)])
 
     def _reply_error(self, ident: bytes, parent: str | None, err: DarkroomError) -> None:
         header: dict[str, Any] = {"error": err.to_wire()}
@@ -403,8 +403,6 @@ class Daemon:
             log.exception("could not serialise the %s of job %s", kind, job.id)
             frames = _job_frames(self.session, job, "error", Internal(
                 "The backend could not send this job's result."))
-        if kind in ("result", "error"):
-            self.session.forget(job.wire_images)
         self._push([job.client, *frames])
 
     def _push(self, frames: list[Any]) -> None:
@@ -424,13 +422,14 @@ def removed_error() -> DarkroomError:
 
 
 def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any]:
+    alg = job.digest_alg
     if kind == "progress":
         fraction, stage, preview = payload
         images = []
         if preview is not None:
             images.append(WireImage.from_numpy(np.ascontiguousarray(preview), role="preview"))
         header = {"job": job.id, "fraction": fraction, "stage": stage}
-        return session.serialize(Message("progress", header, images))
+        return session.serialize(Message("progress", header, images), alg)
     if kind == "result":
         res: Result = payload
         images = [
@@ -441,9 +440,9 @@ def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any
         ]
         meta = _jsonable(res.meta)
         meta["images"] = [_jsonable(im.meta) for im in res.images]
-        return session.serialize(Message("result", {"job": job.id, "meta": meta}, images))
+        return session.serialize(Message("result", {"job": job.id, "meta": meta}, images), alg)
     err: DarkroomError = payload
-    return session.serialize(Message("error", {"job": job.id, "error": err.to_wire()}))
+    return session.serialize(Message("error", {"job": job.id, "error": err.to_wire()}), alg)
 
 
 def _to_image(w: WireImage) -> Image:
