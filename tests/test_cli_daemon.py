@@ -117,3 +117,19 @@ def test_negative_numbers_after_options_are_values() -> None:
     argv = ["relight", "stack", "--light", "-0.2,0.1,0.97", "--light", "0.5,0.5", "-o", "x.png"]
     assert _allow_negative_values(argv) == [
         "relight", "stack", "--light=-0.2,0.1,0.97", "--light", "0.5,0.5", "-o", "x.png"]
+
+
+def test_client_autostarts_the_daemon(darkroom_home) -> None:  # type: ignore[no-untyped-def]
+    """What the plugins do when no daemon runs: start one (from backend.json) and wait."""
+    from darkroom.client import Client
+
+    cfg = darkroom_home / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "backend.json").write_text(json.dumps(
+        {"command": [sys.executable, "-m", "darkroom", "serve", "--device", "cpu"]}))
+    try:
+        with Client.connect(autostart=True, timeout=5, start_timeout=90) as c:
+            assert c.ping()["devices"] == ["cpu"]
+            assert any(op["name"] == "debug.echo" for op in c.ops())
+    finally:
+        assert _cli("stop").returncode == 0
