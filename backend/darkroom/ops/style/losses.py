@@ -1,0 +1,94 @@
+"""The losses of neural style transfer, as pure functions of feature maps.
+
+Feature maps are (1, C, h, w) tensors from a backbone (see :mod:`.features`); masks are
+(R, h, w) float tensors in [0, 1], one per paired region. All losses are scalars; each is
+normalised so that its size does not depend on the layer width or the image size, so the
+weights in :mod:`.solve` transfer between backbones and working sizes.
+
+* content loss — Gatys et al. 2016, §2 (eq. 1): squared feature difference at one layer.
+* style loss — Gatys et al. 2016, §2 (eqs. 3–5): squared Gram-matrix difference per layer.
+* augmented (semantic) style loss — Luan et al. 2017, §3.2 (eq. 3): one Gram matrix per
+  region, computed on the feature map multiplied by that region's mask.
+* MRF loss — Li & Wand 2016, §3.1 (eqs. 2–3): every 3×3 patch of the output's features is
+  pulled towards the style patch with the highest normalised cross-correlation.
+* total variation — a smoothness prior on pixels (Mahendran & Vedaldi 2015; used by both).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gram(feat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Gram matrix of a (1, C, h, w) feature map → (C, C), divided by the pixel count.
+
+    With ``mask`` (h, w) in [0, 1], the features are weighted by the mask first and the
+    division is by the mask's sum (Luan et al. 2017, §3.2: F_l M_l,c), so a region's Gram is
+    its own average second moment whatever its size.
+    """
+    f = feat.reshape(feat.shape[1], -1)
+    if mask is None:
+        return f @ f.t() / f.shape[1]
+    m = mask.reshape(1, -1)
+    fm = f * m
+    return fm @ fm.t() / m.sum().clamp_min(1.0)
+
+
+def content_loss(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared feature difference, relative to the target's mean square (scale-free)."""
+    return F.mse_loss(feat, target) / target.pow(2).mean().clamp_min(1e-8)
+
+
+def style_loss(
+    feat: torch.Tensor,
+    target_grams: torch.Tensor,
+    masks: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Gram-matrix distance of ``feat`` (1, C, h, w) to ``target_grams`` (R, C, C).
+
+    Without masks R = 1 (the whole image). With ``masks`` (R, h, w), region r of the output is
+    compared with region r of the style; ``weights`` (R,) — the regions' share of the output —
+    weight the sum (Luan et al. 2017, eq. 3). Each term is divided by the target Gram's squared
+    norm, so a layer with large activations does not drown the others.
+    """
+    loss = feat.new_zeros(())
+    n = target_grams.shape[0]
+    for r in range(n):
+        g = gram(feat, None if masks is None else masks[r])
+        t = target_grams[r]
+        term = (g - t).pow(2).sum() / t.pow(2).sum().clamp_min(1e-8)
+        loss = loss + (term if weights is None else weights[r] * term)
+    return loss
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels of a (1, 3, H, W) image."""
+    dx = img[..., :, 1:] - img[..., :, :-1]
+    dy = img[..., 1:, :] - img[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def style_patches(feat: torch.Tensor, size: int = 3, stride: int = 1) -> torch.Tensor:
+    """All ``size``×``size`` patches of a (1, C, h, w) map → (N, C·size²) (Li & Wand §3.1)."""
+    p = F.unfold(feat, size, stride=stride)  # (1, C*k*k, N)
+    return p[0].t().contiguous()
+
+
+def mrf_loss(feat: torch.Tensor, patches: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """CNNMRF loss (Li & Wand 2016, eqs. 2–3) of ``feat`` (1, C, h, w) against style
+    ``patches`` (N_s, C·size²).
+
+    Each output patch Ψ_i is matched to the style patch of highest normalised
+    cross-correlation (the match is a constant: no gradient flows through the arg-max), and the
+    loss is the mean squared distance to it, relative to the patches' mean square.
+    """
+    out = style_patches(feat, size)  # (N_o, D)
+    with torch.no_grad():
+        on = F.normalize(out, dim=1)
+        sn = F.normalize(patches, dim=1)
+        # Chunked so that N_o × N_s never has to exist at once for large maps.
+        idx = torch.cat([(c @ sn.t()).argmax(dim=1) for c in on.split(4096)])
+    target = patches[idx]
+    return F.mse_loss(out, target) / target.pow(2).mean().clamp_min(1e-8)

@@ -1,0 +1,193 @@
+"""The ``style.transfer`` op: layers in, one new layer out.
+
+Reads the images by role (``content``, ``style``, optional ``content_labels``,
+``style_labels``, ``mask``; order does not matter), checks them, runs one method of
+:mod:`.solve` at the working size, brings the result to the content's full resolution and
+returns it in the content's dtype, channels and alpha. Importing this module loads no model.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from darkroom import images as im
+from darkroom.errors import InvalidInput, InvalidParameter, check_cancel
+from darkroom.models import BACKBONES, load_backbone
+from darkroom.ops import registry
+from darkroom.ops.registry import CancelledFn, Image, Param, ProgressFn, Result, register
+from darkroom.ops.style import affine, labels, solve
+from darkroom.ops.style import grid as bgrid
+from darkroom.ops.style import laplacian as mlap
+from darkroom.ops.style.features import resize, working_size
+
+ROLES = ("content", "style", "content_labels", "style_labels", "mask")
+MIN_SIDE = 16  #: smaller images carry no texture the networks can see
+#: Working size (longest side, px) per quality. The grid has a few thousand parameters, so a
+#: small working size fixes it well; its output is full resolution whatever this is.
+AUTO_SIZE = {
+    "fast": {"draft": 256, "standard": 384, "best": 640},
+    "pixels": {"draft": 256, "standard": 384, "best": 512},
+}
+
+PARAMS = [
+    Param("mode", "str", "photo", "photo (photorealistic), paint (Gatys) or mrf (CNNMRF)",
+          choices=("photo", "paint", "mrf")),
+    Param("method", "str", "fast", "photo mode: fast (affine bilateral grid, full resolution) "
+          "or dpst (Deep Photo Style Transfer, pixel optimisation)", choices=("fast", "dpst")),
+    Param("strength", "float", 1.0, "0 keeps the content, 1 is the full transfer",
+          minimum=0.0, maximum=1.0),
+    Param("preserve_colors", "bool", False, "transfer luminance only, keep the content's colours"),
+    Param("quality", "str", "standard", "iterations and working size",
+          choices=("draft", "standard", "best")),
+    Param("size", "int", 0, "working size: longest side in pixels (0: from quality)",
+          minimum=0, maximum=4096),
+    Param("backbone", "str", "efficientnet_lite0", "feature network", choices=BACKBONES),
+    Param("weights", "str", "", "weights file for the backbone (offline VGG19)"),
+    Param("seed", "int", 0, "random seed", minimum=0),
+]
+
+
+def _by_role(images: list[Image]) -> dict[str, Image]:
+    found: dict[str, Image] = {}
+    for img in images:
+        if img.role not in ROLES:
+            raise InvalidInput(f"Image '{img.name or img.role}' has role '{img.role}'; style "
+                               f"transfer takes {', '.join(ROLES)}.")
+        if img.role in found:
+            raise InvalidInput(f"Two images have the role '{img.role}' "
+                               f"('{found[img.role].name}' and '{img.name}'); send one.")
+        found[img.role] = img
+    for need in ("content", "style"):
+        if need not in found:
+            raise InvalidInput(f"Style transfer needs an image with the role '{need}'.")
+    for role in ("content", "style"):
+        h, w = found[role].pixels.shape[:2]
+        if min(h, w) < MIN_SIDE:
+            raise InvalidInput(f"The {role} image '{found[role].name or role}' is {w}×{h} pixels; "
+                               f"it must be at least {MIN_SIDE}×{MIN_SIDE}.")
+    if ("content_labels" in found) != ("style_labels" in found):
+        raise InvalidInput("Region labels need two maps: one for the content and one for the "
+                           "style (same colour ⇒ same region).")
+    for lab, of in (("content_labels", "content"), ("style_labels", "style"), ("mask", "content")):
+        if lab in found and found[lab].pixels.shape[:2] != found[of].pixels.shape[:2]:
+            lh, lw = found[lab].pixels.shape[:2]
+            h, w = found[of].pixels.shape[:2]
+            raise InvalidInput(f"The {lab.replace('_', ' ')} '{found[lab].name or lab}' is "
+                               f"{lw}×{lh} pixels but the {of} image is {w}×{h}; they must match.")
+    return found
+
+
+def _tensor(rgb: np.ndarray, device: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(device)
+
+
+def preserve_colours(content: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Luminance-only transfer (Gatys et al. 2017, "Controlling perceptual factors", §5.1):
+    the content's colours with the output's luminance (Rec. 601 luma, sRGB)."""
+    wts = out.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    dy = ((out - content) * wts).sum(1, keepdim=True)
+    return (content + dy).clamp(0, 1)
+
+
+def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
+             cancelled: CancelledFn, device: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run the transfer; return (H×W×3 float32 result at the content's size, metadata)."""
+    torch.manual_seed(p["seed"])
+    content_rgb = im.to_rgb_float(found["content"].pixels)
+    style_rgb = im.to_rgb_float(found["style"].pixels)
+    kind = "fast" if (p["mode"], p["method"]) == ("photo", "fast") else "pixels"
+    longest = p["size"] or AUTO_SIZE[kind][p["quality"]]
+    ch, cw = working_size(*content_rgb.shape[:2], longest)
+    sh, sw = working_size(*style_rgb.shape[:2], longest)
+    progress(0.0, "loading the network")
+    net = load_backbone(p["backbone"], device, p["weights"] or None)
+    check_cancel(cancelled)
+
+    with torch.no_grad():
+        full = _tensor(content_rgb, device)
+        content = resize(full, (ch, cw))
+        style = resize(_tensor(style_rgb, device), (sh, sw))
+    meta: dict[str, Any] = {"working_size": [cw, ch], "backbone": p["backbone"]}
+    cmask = smask = None
+    if "content_labels" in found:
+        cm, sm, cols = labels.paired_masks(
+            im.to_rgb_float(found["content_labels"].pixels),
+            im.to_rgb_float(found["style_labels"].pixels),
+            found["content_labels"].name or "content labels",
+            found["style_labels"].name or "style labels")
+        cmask = resize(torch.from_numpy(cm)[None].to(device), (ch, cw))[0]
+        smask = resize(torch.from_numpy(sm)[None].to(device), (sh, sw))[0]
+        meta["regions"] = [labels.colour_name(c) for c in cols]
+
+    method = p["method"] if p["mode"] == "photo" else p["mode"]
+    w = solve.DEFAULT_WEIGHTS[method]
+    t0 = time.perf_counter()
+    report = solve._Reporter(progress, cancelled, 0.05, 0.95, f"{method} transfer")
+    if method == "mrf":
+        iters = solve.ITERATIONS["mrf"][p["quality"]]
+        out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report)
+    else:
+        targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
+        if method == "fast":
+            iters = solve.ITERATIONS["fast"][p["quality"]]
+            g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report)
+        else:
+            iters = solve.ITERATIONS["pixels"][p["quality"]]
+            lap = None
+            if method == "dpst":
+                progress(0.04, "matting Laplacian")
+                lap = mlap.to_torch(mlap.matting_laplacian(
+                    content[0].permute(1, 2, 0).cpu().numpy()), device)
+            out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap)
+    meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))
+
+    progress(0.95, "full resolution")
+    with torch.no_grad():
+        if method == "fast":
+            # Strength interpolates the transforms, not the pixels: still locally affine.
+            g = bgrid.blend_identity(g, p["strength"])
+            result = bgrid.apply_full(g, full, check=lambda: check_cancel(cancelled))
+        else:
+            out = torch.lerp(content, out, p["strength"])
+            if method == "dpst":
+                result = affine.upsample(content, out, full)
+            else:
+                result = resize(out, tuple(full.shape[-2:])).clamp(0, 1)
+        if p["preserve_colors"]:
+            result = preserve_colours(full, result)
+        if "mask" in found:
+            m = _tensor(im.to_float(im.split_alpha(found["mask"].pixels)[0])[..., :1], device)
+            result = torch.lerp(full, result, m.clamp(0, 1))
+    progress(1.0, "done", solve.to_preview(result))
+    return result[0].permute(1, 2, 0).cpu().numpy().astype(np.float32), meta
+
+
+@register(
+    "style.transfer",
+    help="Photo style transfer: photorealistic (fast bilateral grid or Deep Photo Style "
+    "Transfer), painterly (neural style) or patch-based (CNNMRF).",
+    params=PARAMS,
+    inputs="roles: content, style; optional content_labels + style_labels (colour-coded "
+    "regions), mask (where to apply, content-sized)",
+    min_images=2,
+    max_images=5,
+)
+def style_transfer(images: list[Image], params: dict[str, Any], progress: ProgressFn,
+                   cancelled: CancelledFn) -> Result:
+    found = _by_role(images)
+    if params["mode"] != "photo" and params["method"] == "dpst":
+        raise InvalidParameter("Parameter 'method' applies to the photo mode only.",
+                               field="method")
+    rgb, meta = transfer(found, params, progress, cancelled, registry.current_device())
+    src = found["content"]
+    label = "photo" if params["mode"] == "photo" and params["method"] == "fast" else (
+        "photo, dpst" if params["mode"] == "photo" else params["mode"])
+    style_name = found["style"].name or "style"
+    out = Image(im.restore_format(rgb, src.pixels), role="result",
+                name=f"Style: {style_name} ({label})", offset=src.offset,
+                colorspace=src.colorspace)
+    return Result([out], meta)
