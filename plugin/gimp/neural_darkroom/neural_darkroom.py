@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Neural Darkroom for GIMP 3: ``Filters → Neural Darkroom`` procedures.
+
+The only GIMP module of the project (``Gimp``, ``Gegl``, ``GimpUi`` through GObject
+introspection). Layers are read and written through Babl formats, so any precision works: 8/16-bit
+images travel as integers, others as float; relighting reads linear ``RGBA float`` because light
+adds up in linear light. Each procedure runs one op through the daemon (started if needed),
+reports progress with ``Gimp.progress_*``, adds its result as one undo group and never changes the
+source layers. Cancelling the progress ends this plug-in process; the daemon then cancels the job
+of the client that went away.
+
+Every procedure also works non-interactively (PDB arguments), which is how the editor tests drive
+it: ``gimp-console-3.0 --batch-interpreter=python-fu-eval``.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for _p in (os.path.join(HERE, "vendor", f"zmq-cp{sys.version_info[0]}{sys.version_info[1]}"),
+           os.path.join(HERE, "vendor")):
+    if os.path.isdir(_p) and _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import gi  # noqa: E402
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from darkroom_plugin.compat import hide_old_cryptography  # noqa: E402
+from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+
+hide_old_cryptography()
+
+from darkroom_plugin import MENU_TITLE, jobs  # noqa: E402
+from darkroom_plugin import requests as rq  # noqa: E402
+from darkroom_plugin import settings as st  # noqa: E402
+from darkroom_plugin.pixels import Pixels, add_alpha, babl_format_of, gimp_format  # noqa: E402
+
+PROC_STYLE = "neural-darkroom-style"
+PROC_RELIGHT = "neural-darkroom-relight"
+PROC_SKETCH = "neural-darkroom-sketch"
+PROC_STATUS = "neural-darkroom-status"
+RW = GObject.ParamFlags.READWRITE
+
+
+def _choice(values):
+    c = Gimp.Choice.new()
+    for i, v in enumerate(values):
+        c.add(v, i, v.capitalize(), "")
+    return c
+
+
+# --- layers <-> Pixels -----------------------------------------------------------------------
+
+def read_drawable(image, drawable, linear=False):
+    """The drawable's pixels (R,G,B,A in the image's precision, or linear float)."""
+    nick = Gimp.Precision(image.get_precision()).value_nick
+    fmt, kind = gimp_format(nick, linear=linear)
+    if linear:
+        fmt, kind = "RGBA float", "f32"
+    w, h = drawable.get_width(), drawable.get_height()
+    _, x, y = drawable.get_offsets()
+    data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt,
+                                     Gegl.AbyssPolicy.CLAMP)
+    return Pixels(bytes(data), w, h, 4, kind, drawable.get_name(), (x, y),
+                  "linear" if linear else "srgb")
+
+
+def add_layer(image, px, name, parent, position):
+    """A new layer holding ``px`` at its offset (GEGL converts to the image's precision)."""
+    gray = image.get_base_type() == Gimp.ImageBaseType.GRAY
+    kind = Gimp.ImageType.GRAYA_IMAGE if gray else Gimp.ImageType.RGBA_IMAGE
+    layer = Gimp.Layer.new(image, name, px.width, px.height, kind, 100.0,
+                           Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, parent, position)
+    layer.set_offsets(px.offset[0], px.offset[1])
+    rgba = Pixels(add_alpha(px.data, px.dtype, px.channels), px.width, px.height, 4, px.dtype,
+                  px.name, px.offset, px.colorspace)
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, px.width, px.height), babl_format_of(rgba), rgba.data)
+    buf.flush()
+    layer.update(0, 0, px.width, px.height)
+    return layer
+
+
+def _above(image, item):
+    """(parent, position) that puts a new layer right above ``item``."""
+    return item.get_parent(), image.get_item_position(item)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def run_request(req):
+    Gimp.progress_init(f"{MENU_TITLE}: {req.op}")
+
+    def progress(fraction, stage):
+        if stage:
+            Gimp.progress_set_text(f"{MENU_TITLE}: {stage}")
+        Gimp.progress_update(max(0.0, min(1.0, fraction)))
+    out = jobs.run_blocking(req, progress=progress)
+    Gimp.progress_end()
+    return out
+
+
+def _fail(procedure, message):
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
+
+
+class NeuralDarkroom(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PROC_STYLE, PROC_RELIGHT, PROC_SKETCH, PROC_STATUS]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        proc = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
+        proc.set_image_types("*")
+        proc.add_menu_path(f"<Image>/Filters/{MENU_TITLE}")
+        proc.set_attribution("Neural Darkroom", "Neural Darkroom", "2026")
+        if name == PROC_STYLE:
+            proc.set_menu_label("Photo Style Transfer…")
+            proc.set_documentation("Restyle the active layer after a style layer or image file",
+                                   "A new layer above the content, named 'Style: <style> (mode)'.",
+                                   name)
+            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+            proc.add_layer_argument("style-layer", "Style layer", None, True, RW)
+            proc.add_file_argument("style-file", "…or style image file", None,
+                                   Gimp.FileChooserAction.OPEN, True, None, RW)
+            proc.add_layer_argument("content-labels", "Content label layer", None, True, RW)
+            proc.add_layer_argument("style-labels", "Style label layer", None, True, RW)
+            proc.add_choice_argument("mode", "Mode", None, _choice(rq.STYLE_MODES), "photo", RW)
+            proc.add_double_argument("strength", "Strength", None, 0.0, 1.0, 1.0, RW)
+            proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
+                                     "standard", RW)
+            proc.add_boolean_argument("preserve-colors", "Keep the content's colours", None,
+                                      False, RW)
+        elif name == PROC_RELIGHT:
+            proc.set_menu_label("Relight…")
+            proc.set_documentation("Render the active light-stack group under new lights",
+                                   "Children of the group are named 'light U V' or 'light X Y Z'. "
+                                   "Lights: 'U,V[:R,G,B][@I]' separated by ';'.", name)
+            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+            proc.add_string_argument("lights", "Target lights", "U,V[:R,G,B][@I]; …", "0.5,0.5", RW)
+            proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
+                                     "standard", RW)
+        elif name == PROC_SKETCH:
+            proc.set_menu_label("Sketch Search…")
+            proc.set_documentation("Find photos matching the sketch on the active layer",
+                                   "Photo folders are set in the plugin settings file.", name)
+            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+            s = st.load()
+            proc.add_int_argument("k", "Matches", None, 1, 50, s.sketch_k, RW)
+            proc.add_choice_argument("output", "Show as new", None,
+                                     _choice(("layers", "images")), s.sketch_output, RW)
+        else:
+            proc.set_menu_label("Backend status")
+            proc.set_documentation("Is the Neural Darkroom backend running?", "", name)
+            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
+        return proc
+
+    def run(self, procedure, run_mode, image, drawables, config, data):
+        name = procedure.get_name()
+        if run_mode == Gimp.RunMode.INTERACTIVE and name != PROC_STATUS:
+            gi.require_version("GimpUi", "3.0")
+            from gi.repository import GimpUi
+
+            GimpUi.init("neural_darkroom")
+            dlg = GimpUi.ProcedureDialog.new(procedure, config, MENU_TITLE)
+            dlg.fill(None)
+            if not dlg.run():
+                dlg.destroy()
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+            dlg.destroy()
+        try:
+            if name == PROC_STATUS:
+                message = status_text()
+                Gimp.message(message)
+                return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+            if not drawables:
+                return _fail(procedure, "Select a layer first.")
+            flow = {PROC_STYLE: style, PROC_RELIGHT: relight, PROC_SKETCH: sketch}[name]
+            error = flow(image, drawables[0], config)
+        except Exception as e:  # noqa: BLE001 - the user reads a sentence, never a traceback
+            error = jobs.user_message(e)
+        if error:
+            return _fail(procedure, error)
+        Gimp.displays_flush()
+        return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+def style(image, content, config):
+    style_layer, style_file = config.get_property("style-layer"), config.get_property("style-file")
+    if style_layer is not None:
+        style_px = read_drawable(image, style_layer)
+    elif style_file is not None:
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, style_file)
+        style_px = read_drawable(loaded, loaded.flatten())
+        style_px.name = os.path.basename(style_file.get_path() or "style")
+        loaded.delete()
+    else:
+        return "Pick a style layer or a style image file."
+    cl, sl = config.get_property("content-labels"), config.get_property("style-labels")
+    req = rq.style_request(
+        read_drawable(image, content), style_px, mode=config.get_property("mode"),
+        strength=config.get_property("strength"), quality=config.get_property("quality"),
+        preserve_colors=config.get_property("preserve-colors"),
+        content_labels=read_drawable(image, cl) if cl else None,
+        style_labels=read_drawable(image, sl) if sl else None)
+    out = run_request(req)
+    if not out.ok:
+        return out.error
+    image.undo_group_start()
+    try:
+        add_layer(image, out.images[0], req.result_name, *_above(image, content))
+    finally:
+        image.undo_group_end()
+    return ""
+
+
+def relight(image, active, config):
+    group = active if active.is_group_layer() else active.get_parent()
+    if group is None:
+        return (f"Layer '{active.get_name()}' is not in a layer group: put the light stack in a "
+                "group and select the group.")
+    children = [c for c in group.get_children() if not c.is_group_layer()]
+    stack = [read_drawable(image, c, linear=True) for c in children]
+    lights = rq.parse_lights(config.get_property("lights"))
+    req = rq.relight_request(stack, lights, quality=config.get_property("quality"),
+                             group_name=group.get_name())
+    out = run_request(req)
+    if not out.ok:
+        return out.error
+    image.undo_group_start()
+    try:
+        add_layer(image, out.images[0], req.result_name, *_above(image, group))
+    finally:
+        image.undo_group_end()
+    return ""
+
+
+def sketch(image, active, config):
+    s = st.load()
+    req = rq.sketch_search_request(read_drawable(image, active), k=config.get_property("k"))
+    out = run_request(req)
+    if not out.ok:
+        return out.error
+    metas = list(out.meta.get("matches") or []) + [{}] * len(out.images)
+    if config.get_property("output") == "images":
+        for px, m in zip(out.images, metas):
+            img = Gimp.Image.new(px.width, px.height, Gimp.ImageBaseType.RGB)
+            px.offset = (0, 0)
+            add_layer(img, px, rq.match_layer_name(px.name, m), None, 0)
+            Gimp.Display.new(img)
+        return ""
+    image.undo_group_start()
+    try:
+        group = Gimp.GroupLayer.new(image, rq.SKETCH_GROUP)
+        image.insert_layer(group, *_above(image, active))
+        for i, (px, m) in enumerate(zip(out.images, metas)):
+            add_layer(image, px, rq.match_layer_name(px.name, m), group, i)
+    finally:
+        image.undo_group_end()
+    s.sketch_k = config.get_property("k")
+    st.save(s)
+    return ""
+
+
+def status_text():
+    try:
+        client = jobs.default_connect()
+        try:
+            ping, status = client.ping(), client.status()
+        finally:
+            client.close()
+        return (f"The Neural Darkroom backend is running (version {ping.get('version', '?')}) on "
+                f"{ping.get('device', '?')}; queue: {status.get('queue', {})}.")
+    except Exception as e:  # noqa: BLE001
+        return jobs.user_message(e)
+
+
+if __name__ == "__main__":
+    Gimp.main(NeuralDarkroom.__gtype__, sys.argv)

@@ -1,0 +1,110 @@
+"""Krita layers <-> :class:`darkroom_plugin.pixels.Pixels`. One of the only modules that
+touches Krita's API (``Document``, ``Node``).
+
+Krita's ``Node.pixelData(x, y, w, h)`` gives the layer's samples in its colour depth: U8/U16 as
+B,G,R,A, F16/F32 as R,G,B,A (converted in :mod:`darkroom_plugin.pixels`). Float layers in Krita
+default to a linear profile ("…g10…"), integer ones to sRGB, so the profile tells the colour space.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from darkroom_plugin import pixels
+from darkroom_plugin.pixels import Pixels
+from PyQt5.QtCore import QByteArray
+from PyQt5.QtGui import QImage
+
+from darkroom.errors import InvalidInput
+
+
+def colorspace_of(node: Any) -> str:
+    profile = (node.colorProfile() or "").lower()
+    return "linear" if ("g10" in profile or "linear" in profile) else "srgb"
+
+
+def read_layer(node: Any, rect: Any = None) -> Pixels:
+    """The layer's pixels inside ``rect`` (default: its own bounds), as R,G,B,A Pixels whose
+    offset is the rect's top-left in the document. Raises InvalidInput naming the layer."""
+    name = node.name()
+    if node.colorModel() != "RGBA":
+        raise InvalidInput(f"Layer '{name}' is {node.colorModel()}, not RGB: convert the image "
+                           "to RGB/Alpha (Image → Convert Image Color Space) first.")
+    r = rect if rect is not None else node.bounds()
+    if r.width() <= 0 or r.height() <= 0:
+        raise InvalidInput(f"Layer '{name}' is empty: there are no pixels to send.")
+    raw = node.pixelData(r.x(), r.y(), r.width(), r.height())
+    try:
+        return pixels.from_krita(bytes(raw), node.colorDepth(), r.width(), r.height(), name=name,
+                                 offset=(r.x(), r.y()), colorspace=colorspace_of(node))
+    except ValueError as e:
+        raise InvalidInput(f"Layer '{name}' cannot be read: {e}.") from None
+
+
+def read_file(path: str) -> Pixels:
+    """An image file (the style dialog's "image file" choice) as 8-bit R,G,B,A."""
+    img = QImage(path)
+    if img.isNull():
+        raise InvalidInput(f"Cannot read the image file '{path}'.")
+    img = img.convertToFormat(QImage.Format_RGBA8888)
+    w, h = img.width(), img.height()
+    ptr = img.constBits()
+    ptr.setsize(img.bytesPerLine() * h)
+    row = img.bytesPerLine()
+    data = b"".join(bytes(ptr[y * row:y * row + w * 4]) for y in range(h))
+    return Pixels(data, w, h, 4, "u8", os.path.basename(path))
+
+
+def light_stack(doc: Any, node: Any) -> tuple[Any, list[Pixels]]:
+    """The active group (or the group holding the active layer) and its layers' pixels, all
+    read over the group's bounds so that every light has the same size and place."""
+    group = node
+    if node.type() != "grouplayer":
+        parent = node.parentNode()
+        if parent is None or parent.type() != "grouplayer":
+            raise InvalidInput(f"Layer '{node.name()}' is not in a layer group: put the light "
+                               "stack in a group and select the group.")
+        group = parent
+    children = [c for c in group.childNodes() if c.type() == "paintlayer"]
+    rect = group.bounds()
+    return group, [read_layer(c, rect) for c in children]
+
+
+def add_layer(doc: Any, parent: Any, above: Any, px: Pixels, name: str) -> Any:
+    """A new paint layer named ``name`` above ``above`` holding ``px`` at its offset, converted
+    to the document's depth. Sources are not touched."""
+    node = doc.createNode(name, "paintlayer")
+    parent.addChildNode(node, above)
+    data = pixels.to_krita(px, node.colorDepth())
+    x, y = px.offset
+    node.setPixelData(QByteArray(data), x, y, px.width, px.height)
+    return node
+
+
+def add_group(doc: Any, parent: Any, above: Any, name: str) -> Any:
+    group = doc.createGroupLayer(name)
+    parent.addChildNode(group, above)
+    return group
+
+
+def new_document(px: Pixels, name: str) -> Any:
+    """Open ``px`` as a new image (sketch results, "open as new images")."""
+    from krita import Krita
+
+    app = Krita.instance()
+    depth = {"u8": "U8", "u16": "U16", "f32": "F32"}[px.dtype]
+    doc = app.createDocument(px.width, px.height, name, "RGBA", depth, "", 300.0)
+    root = doc.rootNode()
+    px = Pixels(px.data, px.width, px.height, px.channels, px.dtype, px.name, (0, 0), px.colorspace)
+    layers = root.childNodes()
+    if layers:  # createDocument made a blank layer: fill it rather than stack on it
+        layers[0].setName(name)
+        layers[0].setPixelData(QByteArray(pixels.to_krita(px, layers[0].colorDepth())),
+                               0, 0, px.width, px.height)
+    else:
+        add_layer(doc, root, None, px, name)
+    if app.activeWindow() is not None:
+        app.activeWindow().addView(doc)
+    doc.refreshProjection()
+    return doc

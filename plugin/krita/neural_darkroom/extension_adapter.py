@@ -1,0 +1,224 @@
+"""The Krita extension: ``Tools → Scripts → Neural Darkroom`` menu, the job controller and
+the flows behind each action. Imports Krita; the logic it calls lives in ``darkroom_plugin``.
+
+Every job runs on a worker thread (:class:`darkroom_plugin.jobs.BackgroundJob`); a Qt timer
+polls it, drives a progress dialog with a Cancel button, and adds the result layers on the GUI
+thread. Flows are plain methods (``style``, ``relight``, ``sketch``) so the editor tests can
+run them without clicking through dialogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from darkroom_plugin import MENU_TITLE, PLUGIN_NAME, jobs
+from darkroom_plugin import requests as rq
+from darkroom_plugin import settings as st
+from darkroom_plugin.jobs import BackgroundJob, Outcome
+from darkroom_plugin.pixels import Pixels
+from krita import Extension
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import QMenu, QMessageBox, QProgressDialog
+
+from darkroom.errors import InvalidInput
+
+from . import dialogs_adapter as dialogs
+from . import document_adapter as da
+
+ACTIONS = [  # (action id, menu text, method)
+    (f"{PLUGIN_NAME}_style", "Photo Style Transfer…", "on_style"),
+    (f"{PLUGIN_NAME}_relight", "Relight…", "on_relight"),
+    (f"{PLUGIN_NAME}_sketch", "Sketch Search…", "on_sketch"),
+    (f"{PLUGIN_NAME}_status", "Backend status", "on_status"),
+]
+
+
+class Controller:
+    """Runs one job at a time for the whole application and reports what happened."""
+
+    def __init__(self, app: Any, connect: jobs.ConnectFn = jobs.default_connect) -> None:
+        self.app = app
+        self.connect = connect
+        self.job: BackgroundJob | None = None
+        self.last: Outcome | None = None
+        self.last_layers: list[Any] = []
+        self.interactive = True  # tests switch off message boxes
+        self.messages: list[str] = []  #: every sentence shown to the user, newest last
+        self._timer = QTimer()
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._tick)
+        self._dialog: QProgressDialog | None = None
+        self._apply: Callable[[Outcome], list[Any]] | None = None
+
+    # -- running ------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self, req: rq.Request, apply: Callable[[Outcome], list[Any]]) -> BackgroundJob:
+        if self.job is not None:
+            raise InvalidInput("A Neural Darkroom job is still running: wait or cancel it first.")
+        self.job = BackgroundJob(req, self.connect).start()
+        self._apply, self.last, self.last_layers = apply, None, []
+        if self.interactive:
+            self._dialog = QProgressDialog(f"{MENU_TITLE}: starting…", "Cancel", 0, 1000,
+                                           self.app.activeWindow().qwindow())
+            self._dialog.setWindowTitle(MENU_TITLE)
+            self._dialog.setMinimumDuration(300)
+            self._dialog.canceled.connect(self.job.cancel)
+        self._timer.start()
+        return self.job
+
+    def _tick(self) -> None:
+        job = self.job
+        if job is None:
+            self._timer.stop()
+            return
+        out = job.poll()
+        if self._dialog is not None:
+            self._dialog.setValue(int(job.fraction * 1000))
+            self._dialog.setLabelText(f"{job.request.op}: {job.stage}")
+        if out is None:
+            return
+        self._timer.stop()
+        self.job = None
+        if self._dialog is not None:
+            self._dialog.reset()
+            self._dialog = None
+        if out.ok and self._apply is not None:
+            try:
+                self.last_layers = self._apply(out)
+            except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+                out.error = jobs.user_message(e)
+        self.last = out
+        if out.error and not out.cancelled:
+            self.tell(out.error)
+
+    def tell(self, message: str) -> None:
+        self.messages.append(message)
+        if self.interactive:
+            QMessageBox.warning(None, MENU_TITLE, message)
+
+    # -- flows ----------------------------------------------------------------------------------
+    def style(self, doc: Any, content: Any, style: Any | Pixels, *, mode: str = "photo",
+              strength: float = 1.0, quality: str = "standard", preserve_colors: bool = False,
+              content_labels: Any = None, style_labels: Any = None) -> BackgroundJob:
+        style_px = style if isinstance(style, Pixels) else da.read_layer(style)
+        req = rq.style_request(
+            da.read_layer(content), style_px, mode=mode, strength=strength, quality=quality,
+            preserve_colors=preserve_colors,
+            content_labels=da.read_layer(content_labels) if content_labels else None,
+            style_labels=da.read_layer(style_labels) if style_labels else None)
+
+        def apply(out: Outcome) -> list[Any]:
+            node = da.add_layer(doc, content.parentNode(), content, out.images[0], req.result_name)
+            doc.refreshProjection()
+            return [node]
+        return self.start(req, apply)
+
+    def relight(self, doc: Any, node: Any, lights: list[dict[str, Any]],
+                quality: str = "standard") -> BackgroundJob:
+        group, stack = da.light_stack(doc, node)
+        req = rq.relight_request(stack, lights, quality=quality, group_name=group.name())
+
+        def apply(out: Outcome) -> list[Any]:
+            layer = da.add_layer(doc, group.parentNode(), group, out.images[0], req.result_name)
+            doc.refreshProjection()
+            return [layer]
+        return self.start(req, apply)
+
+    def sketch(self, doc: Any, node: Any, *, k: int = 5, output: str = "layers") -> BackgroundJob:
+        req = rq.sketch_search_request(da.read_layer(node), k=k)
+
+        def apply(out: Outcome) -> list[Any]:
+            metas = list(out.meta.get("matches") or []) + [{}] * len(out.images)
+            if output == "images":
+                return [da.new_document(px, rq.match_layer_name(px.name, m))
+                        for px, m in zip(out.images, metas, strict=False)]
+            group = da.add_group(doc, node.parentNode(), node, rq.SKETCH_GROUP)
+            made = [da.add_layer(doc, group, None, px, rq.match_layer_name(px.name, m))
+                    for px, m in zip(reversed(out.images), list(reversed(metas[:len(out.images)])), strict=False)]
+            doc.refreshProjection()
+            return [group, *made]
+        return self.start(req, apply)
+
+    def index(self, folders: list[str]) -> BackgroundJob:
+        return self.start(rq.sketch_index_request(folders), lambda out: [])
+
+    # -- menu handlers (dialogs) -------------------------------------------------------------
+    def _doc_and_node(self) -> tuple[Any, Any] | None:
+        doc = self.app.activeDocument()
+        if doc is None or doc.activeNode() is None:
+            self.tell("Open an image and select a layer first.")
+            return None
+        return doc, doc.activeNode()
+
+    def _guard(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - the user reads a sentence
+            self.tell(jobs.user_message(e))
+
+    def on_style(self) -> None:
+        got = self._doc_and_node()
+        if got is None:
+            return
+        doc, node = got
+        choice = dialogs.style_dialog(doc, node, st.load())
+        if choice is not None:
+            self._guard(lambda: self.style(doc, node, **choice))
+
+    def on_relight(self) -> None:
+        got = self._doc_and_node()
+        if got is None:
+            return
+        doc, node = got
+        choice = dialogs.relight_dialog(st.load())
+        if choice is not None:
+            self._guard(lambda: self.relight(doc, node, rq.parse_lights(choice["lights"]),
+                                             choice["quality"]))
+
+    def on_sketch(self) -> None:
+        got = self._doc_and_node()
+        if got is None:
+            return
+        doc, node = got
+        s = st.load()
+        choice = dialogs.sketch_dialog(s)
+        if choice is not None:
+            self._guard(lambda: self.sketch(doc, node, k=choice["k"], output=choice["output"]))
+
+    def on_status(self) -> None:
+        dialogs.status_dialog(self)
+
+
+class NeuralDarkroomExtension(Extension):
+    def __init__(self, parent: Any, controller: Controller) -> None:
+        super().__init__(parent)
+        self.controller = controller
+
+    def setup(self) -> None:
+        pass
+
+    def createActions(self, window: Any) -> None:  # noqa: N802 - Krita's name
+        menu_action = window.createAction(PLUGIN_NAME, MENU_TITLE, "tools/scripts")
+        menu = QMenu(MENU_TITLE, window.qwindow())
+        menu_action.setMenu(menu)
+        for action_id, text, method in ACTIONS:
+            action = window.createAction(action_id, text, f"tools/scripts/{PLUGIN_NAME}")
+            action.triggered.connect(getattr(self.controller, method))
+
+
+CONTROLLER: Controller | None = None
+
+
+def register(app: Any) -> Controller:
+    """Called once by the package's ``__init__`` inside Krita."""
+    global CONTROLLER
+    CONTROLLER = Controller(app)
+    app.addExtension(NeuralDarkroomExtension(app, CONTROLLER))
+    from .docker_adapter import register_docker
+
+    register_docker(app, CONTROLLER)
+    return CONTROLLER

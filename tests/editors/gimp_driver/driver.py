@@ -1,0 +1,111 @@
+"""Run inside ``gimp-console-3.0 --batch-interpreter=python-fu-eval`` (GIMP 3, in the trixie
+chroot): calls the installed plug-in's procedures through the PDB on a test image and writes
+what it saw to ``$DRIVER_OUT`` (JSON) in a ``finally``."""
+
+import json
+import os
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp  # noqa: E402
+
+CFG = json.loads(os.environ.get("DRIVER_CONFIG", "{}"))
+report = {"checks": {}, "errors": [], "log": []}
+W, H = 48, 32
+
+
+def check(name, ok, detail=""):
+    report["checks"][name] = {"ok": bool(ok), "detail": str(detail)}
+
+
+def pixels(layer, fmt="R'G'B'A u8"):
+    w, h = layer.get_width(), layer.get_height()
+    return bytes(layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt,
+                                        Gegl.AbyssPolicy.CLAMP))
+
+
+def main():
+    pdb = Gimp.get_pdb()
+    for p in ("neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
+              "neural-darkroom-status"):
+        check(f"procedure_{p}", pdb.procedure_exists(p))
+    img = Gimp.Image.new(W, H, Gimp.ImageBaseType.RGB)
+
+    def layer(name, rgba, parent=None):
+        lay = Gimp.Layer.new(img, name, W, H, Gimp.ImageType.RGBA_IMAGE, 100.0,
+                             Gimp.LayerMode.NORMAL)
+        img.insert_layer(lay, parent, 0)
+        buf = lay.get_buffer()
+        buf.set(Gegl.Rectangle.new(0, 0, W, H), "R'G'B'A u8", bytes(rgba) * (W * H))
+        buf.flush()
+        return lay
+
+    group = Gimp.GroupLayer.new(img, "stack")
+    img.insert_layer(group, None, 0)
+    for i, (u, v) in enumerate([(0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)]):
+        layer(f"light {u} {v}", (200 - 40 * i, 60, 40 * i, 255), group)
+    content = layer("content", (200, 120, 30, 255))
+    style = layer("style", (20, 80, 200, 255))
+
+    def run(name, drawable, **props):
+        proc = pdb.lookup_procedure(name)
+        cfg = proc.create_config()
+        cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+        cfg.set_property("image", img)
+        cfg.set_core_object_array("drawables", [drawable])
+        for k, v in props.items():
+            cfg.set_property(k, v)
+        res = proc.run(cfg)
+        status = res.index(0)
+        return status == Gimp.PDBStatusType.SUCCESS, pdb.get_last_error()
+
+    def op_or_echo(op):
+        if op not in CFG.get("ops", []):
+            report["log"].append(f"{op} is not in the daemon")
+
+    op_or_echo("relight.render")
+    n0 = len(img.get_layers())
+    ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
+    check("relight_ok", ok, err)
+    if ok:
+        top = img.get_layers()
+        new = [lay for lay in top if lay.get_name().startswith("Relit")]
+        check("relight_name", [lay.get_name() for lay in new] == ["Relit: light at (0.50, 0.50)"],
+              [lay.get_name() for lay in top])
+        if new:
+            lay = new[0]
+            check("relight_size", (lay.get_width(), lay.get_height()) == (W, H),
+                  (lay.get_width(), lay.get_height()))
+            px = pixels(lay)
+            report["relight_first_pixel_rgba"] = list(px[:4])
+            check("relight_pixels", px[3] == 255 and any(px[i] for i in range(0, len(px), 4)),
+                  px[:8].hex())
+            # position 0 is the top: the result sits right above the group
+            check("relight_above_group", img.get_item_position(lay) + 1 ==
+                  img.get_item_position(group))
+    ok, err = run("neural-darkroom-style", content, **{"style-layer": style, "quality": "draft"})
+    check("style_ok", ok, err)
+    if ok:
+        new = [lay for lay in img.get_layers() if lay.get_name().startswith("Style:")]
+        check("style_name", [lay.get_name() for lay in new] == ["Style: style (photo)"],
+              [lay.get_name() for lay in img.get_layers()])
+        if new:
+            check("style_size", (new[0].get_width(), new[0].get_height()) == (W, H))
+            report["style_first_pixel_rgba"] = list(pixels(new[0])[:4])
+        check("style_source_untouched", pixels(content)[:4] == bytes((200, 120, 30, 255)))
+    check("layer_count", len(img.get_layers()) == n0 + 2, len(img.get_layers()))
+    layer("not a light", (1, 2, 3, 255), group)
+    ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
+    check("bad_stack_message", not ok and "not a light" in (err or ""), err)
+
+
+try:
+    main()
+except Exception:
+    report["errors"].append(traceback.format_exc())
+finally:
+    with open(os.environ["DRIVER_OUT"], "w") as f:
+        json.dump(report, f, indent=1)
