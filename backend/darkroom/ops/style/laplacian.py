@@ -58,7 +58,8 @@ def to_torch(lap: sp.spmatrix, device: str | torch.device = "cpu") -> torch.Tens
     coo = lap.tocoo()
     idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     val = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(idx, val, coo.shape, device=device).coalesce()
+    return torch.sparse_coo_tensor(idx, val, coo.shape, device=device,
+                                   check_invariants=False).coalesce()
 
 
 def photorealism_loss(img: torch.Tensor, lap: torch.Tensor) -> torch.Tensor:

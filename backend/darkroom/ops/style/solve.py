@@ -206,9 +206,10 @@ def run_mrf(net, backbone: str, content: torch.Tensor, style: torch.Tensor, w: W
     x = None
     for s in range(scales):
         f = 2 ** (scales - 1 - s)
-        size = (max(32, content.shape[-2] // f), max(32, content.shape[-1] // f))
+        # ≥ 64 px per side: the stride-16 MRF layer must still hold 3×3 patches.
+        size = (max(64, content.shape[-2] // f), max(64, content.shape[-1] // f))
         c = resize(content, size)
-        st = resize(style, (max(32, style.shape[-2] // f), max(32, style.shape[-1] // f)))
+        st = resize(style, (max(64, style.shape[-2] // f), max(64, style.shape[-1] // f)))
         with torch.no_grad():
             sf = net.features(st, list(lay.mrf))
             patches = {n: losses.style_patches(sf[n]) for n in lay.mrf}
@@ -233,4 +234,4 @@ def run_mrf(net, backbone: str, content: torch.Tensor, style: torch.Tensor, w: W
         report.last = sub.last
         x = xv.detach()
     assert x is not None
-    return x
+    return resize(x, tuple(content.shape[-2:])).clamp(0, 1)
