@@ -108,8 +108,9 @@ def gimp_python() -> str:
 # --- vendoring -----------------------------------------------------------------------------------
 
 class Installer:
-    def __init__(self, dry_run: bool) -> None:
+    def __init__(self, dry_run: bool, offline: bool = False) -> None:
         self.dry = dry_run
+        self.offline = offline
         self.made: list[str] = []
 
     def say(self, msg: str) -> None:
@@ -140,9 +141,12 @@ class Installer:
             self.made.append(str(dest))
             return
         with tempfile.TemporaryDirectory() as tmp:
+            if self.offline:
+                tmp = os.path.join(tmp, "offline")  # no wheel: fall through to the copy
             cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                    "--only-binary=:all:", "--python-version", pyver, "-d", tmp, "pyzmq>=25"]
-            ok = subprocess.run(cmd, capture_output=True, text=True).returncode == 0
+            ok = not self.offline and subprocess.run(cmd, capture_output=True,
+                                                     text=True).returncode == 0
             wheels = list(Path(tmp).glob("pyzmq-*.whl")) if ok else []
             if wheels:
                 dest.mkdir(parents=True, exist_ok=True)
@@ -160,10 +164,20 @@ class Installer:
             libs = pkg.parent / "pyzmq.libs"
             if libs.is_dir():
                 self.copy(libs, dest / "pyzmq.libs")
-            self.say(f"  pip could not fetch a wheel; copied this Python's pyzmq into {dest}")
+            self.say(f"  copied this Python's pyzmq (no wheel fetched) into {dest}")
         else:
             self.say(f"  WARNING: no pyzmq wheel for Python {pyver} (no network?); the plugin "
                      f"needs the editor's Python to have pyzmq (e.g. apt install python3-zmq)")
+
+    def new_dirs(self, *paths: Path) -> list[str]:
+        """Folders above ``paths`` that do not exist yet (removed again on uninstall if empty)."""
+        out: list[str] = []
+        for p in paths:
+            d = p.parent
+            while not d.exists() and str(d) not in out:
+                out.append(str(d))
+                d = d.parent
+        return out
 
     def write_manifest(self, target: Path, extra: dict[str, object]) -> None:
         if not self.dry:
@@ -175,12 +189,21 @@ def _ours_or_absent(path: Path) -> bool:
     return not path.exists() or (path / MANIFEST).exists()
 
 
+def _previous(target: Path) -> dict[str, object]:
+    """What an earlier install of ours recorded (kept across re-installs)."""
+    try:
+        return json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def install_gimp(profile: Path, inst: Installer) -> None:
     target = profile / "plug-ins" / NAME
     if not _ours_or_absent(target):
         inst.say(f"GIMP: {target} exists and was not made by this installer: left alone.")
         return
     inst.say(f"GIMP 3: installing into {target}")
+    created = _previous(target).get("created_dirs") or inst.new_dirs(target / "x")
     if target.exists() and not inst.dry:
         shutil.rmtree(target)  # ours (manifest): a clean reinstall
     inst.made = []
@@ -188,7 +211,7 @@ def install_gimp(profile: Path, inst: Installer) -> None:
     if not inst.dry:
         os.chmod(target / f"{NAME}.py", 0o755)
     inst.vendor(target, gimp_python())
-    inst.write_manifest(target, {"editor": "gimp"})
+    inst.write_manifest(target, {"editor": "gimp", "created_dirs": created})
 
 
 def _kritarc_enable(rc: Path, enable: bool, inst: Installer) -> None:
@@ -213,6 +236,10 @@ def install_krita(resources: Path, rc: Path, inst: Installer) -> None:
         inst.say(f"Krita: {pkg} exists and was not made by this installer: left alone.")
         return
     inst.say(f"Krita 5: installing into {resources}")
+    prev = _previous(pkg)
+    created = prev.get("created_dirs") or inst.new_dirs(
+        pkg / "x", resources / "actions/x", rc)
+    rc_created = prev.get("kritarc_created", not rc.exists())
     if pkg.exists() and not inst.dry:
         shutil.rmtree(pkg)
     inst.made = []
@@ -222,7 +249,8 @@ def install_krita(resources: Path, rc: Path, inst: Installer) -> None:
     inst.copy(src / f"{NAME}.action", resources / "actions" / f"{NAME}.action")
     inst.vendor(pkg, krita_python())
     _kritarc_enable(rc, True, inst)
-    inst.write_manifest(pkg, {"editor": "krita", "kritarc": str(rc)})
+    inst.write_manifest(pkg, {"editor": "krita", "kritarc": str(rc), "created_dirs": created,
+                              "kritarc_created": rc_created})
 
 
 def uninstall(folder: Path, inst: Installer) -> None:
@@ -237,12 +265,17 @@ def uninstall(folder: Path, inst: Installer) -> None:
         if not inst.dry and p.exists():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     if data.get("kritarc"):
-        _kritarc_enable(Path(data["kritarc"]), False, inst)
+        rc = Path(data["kritarc"])
+        _kritarc_enable(rc, False, inst)
+        if data.get("kritarc_created") and not inst.dry and rc.exists() \
+                and rc.read_text(encoding="utf-8").strip() in ("", "[python]"):
+            rc.unlink()  # we made it; nothing of the user's is in it
     if not inst.dry:
         shutil.rmtree(folder, ignore_errors=True)
-        for parent in (folder.parent, folder.parent.parent / "actions"):
-            if parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()  # only folders we created and left empty
+        for d in sorted(data.get("created_dirs", []), key=len, reverse=True):
+            p = Path(d)
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()  # only folders we created, and only when left empty
 
 
 def write_backend_json(inst: Installer) -> None:
@@ -267,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, help="the editor's profile/resource folder "
                     "(with --gimp or --krita); Krita's kritarc is then PROFILE/../kritarc")
     ap.add_argument("--editor-python", help="the editor's Python X.Y, when detection is wrong")
+    ap.add_argument("--offline", action="store_true", help="fetch nothing: copy this Python's "
+                    "pyzmq when its version matches the editor's")
     a = ap.parse_args(argv)
     both = not (a.gimp or a.krita)
     if a.profile and both:
         ap.error("--profile needs --gimp or --krita")
-    inst = Installer(a.dry_run)
+    inst = Installer(a.dry_run, a.offline)
     if a.editor_python:
         global gimp_python, krita_python
         gimp_python = krita_python = lambda: a.editor_python  # noqa: E731

@@ -45,7 +45,8 @@ def inside():
 
 def _install(host: Path, dh: Path) -> None:
     env = {**os.environ, "HOME": str(host / "home"), "DARKROOM_HOME": str(dh)}
-    subprocess.run([sys.executable, str(REPO / "install.py"), "--gimp", "--editor-python", "3.13",
+    subprocess.run([sys.executable, str(REPO / "install.py"), "--gimp", "--offline",
+                    "--editor-python", "3.13",
                     "--profile", str(host / "home/.config/GIMP/3.0")],
                    env=env, check=True, capture_output=True)
     shutil.copy(REPO / "tests/editors/gimp_driver/driver.py", host / "driver.py")

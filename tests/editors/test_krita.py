@@ -30,7 +30,7 @@ def _env(home: Path, dh: Path) -> dict[str, str]:
 
 def _install(home: Path, dh: Path) -> Path:
     res = home / ".local/share/krita"
-    subprocess.run([sys.executable, str(REPO / "install.py"), "--krita"],
+    subprocess.run([sys.executable, str(REPO / "install.py"), "--krita", "--offline"],
                    env=_env(home, dh), check=True, capture_output=True)
     drv = REPO / "tests/editors/krita_driver"
     shutil.copytree(drv / "darkroom_test_driver", res / "pykrita/darkroom_test_driver")

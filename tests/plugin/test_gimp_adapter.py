@@ -1,0 +1,122 @@
+"""The GIMP 3 plug-in against a fake ``gi``: it imports without GIMP, declares its procedures,
+reads drawables through the right Babl format at their offsets and writes results back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from darkroom_plugin.pixels import Pixels
+from fake_editors import load_gimp_plugin
+
+from darkroom.errors import InvalidInput
+
+PLUGIN = Path(__file__).resolve().parents[2] / "plugin/gimp/neural_darkroom/neural_darkroom.py"
+
+
+class Buffer:
+    def __init__(self, data=b""):
+        self.data, self.calls = data, []
+
+    def get(self, rect, scale, fmt, policy):
+        self.calls.append(("get", rect, fmt))
+        return self.data
+
+    def set(self, rect, fmt, data):
+        self.calls.append(("set", rect, fmt, bytes(data)))
+
+    def flush(self):
+        pass
+
+
+class Drawable:
+    def __init__(self, name, w, h, off=(0, 0), data=b"", group=False, children=(), parent=None):
+        self.name, self.w, self.h, self.off, self.group = name, w, h, off, group
+        self.buffer, self.children, self.parent = Buffer(data), list(children), parent
+        for c in self.children:
+            c.parent = self
+
+    def get_name(self):
+        return self.name
+
+    def get_width(self):
+        return self.w
+
+    def get_height(self):
+        return self.h
+
+    def get_offsets(self):
+        return True, *self.off
+
+    def get_buffer(self):
+        return self.buffer
+
+    def is_group_layer(self):
+        return self.group
+
+    def get_parent(self):
+        return self.parent
+
+    def get_children(self):
+        return self.children
+
+
+@pytest.fixture
+def gimp(monkeypatch):
+    return load_gimp_plugin(monkeypatch, PLUGIN)
+
+
+def test_declares_the_four_procedures(gimp):
+    assert gimp.NeuralDarkroom().do_query_procedures() == [
+        "neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
+        "neural-darkroom-status"]
+
+
+@pytest.mark.parametrize("precision, linear, fmt, dtype, size", [
+    ("u16-non-linear", False, "R'G'B'A u16", "u16", 2),
+    ("u8-non-linear", False, "R'G'B'A u8", "u8", 1),
+    ("half-perceptual", False, "R'G'B'A float", "f32", 4),
+    ("u8-non-linear", True, "RGBA float", "f32", 4),  # relighting adds light: linear float
+])
+def test_read_drawable_asks_babl_for_the_right_format(gimp, precision, linear, fmt, dtype, size):
+    image = SimpleNamespace(get_precision=lambda: precision)
+    d = Drawable("layer", 3, 2, off=(7, 9), data=bytes(3 * 2 * 4 * size))
+    px = gimp.read_drawable(image, d, linear=linear)
+    assert d.buffer.calls[0][2] == fmt
+    assert (px.dtype, px.offset, px.width, px.height) == (dtype, (7, 9), 3, 2)
+    assert px.colorspace == ("linear" if linear else "srgb")
+
+
+def test_add_layer_writes_rgba_at_the_offset(gimp):
+    made = []
+
+    class Layer(Drawable):
+        def set_offsets(self, x, y):
+            self.off = (x, y)
+
+        def update(self, *a):
+            pass
+
+    gimp.Gimp.Layer = SimpleNamespace(new=lambda img, name, w, h, *a: made.append(
+        Layer(name, w, h)) or made[-1])
+    inserted = []
+    image = SimpleNamespace(get_base_type=lambda: "rgb",
+                            insert_layer=lambda lay, parent, pos: inserted.append((lay, parent, pos)))
+    px = Pixels(bytes([10, 20, 30]), 1, 1, 3, "u8", "r", (4, 5))
+    gimp.add_layer(image, px, "Style: s (photo)", "group", 2)
+    lay = made[0]
+    assert (lay.name, lay.off) == ("Style: s (photo)", (4, 5)) and inserted == [(lay, "group", 2)]
+    assert lay.buffer.calls[0][2:] == ("R'G'B'A u8", bytes([10, 20, 30, 255]))
+
+
+def test_relight_outside_a_group_and_bad_names_are_sentences(gimp):
+    image = SimpleNamespace(get_precision=lambda: "u8-non-linear")
+    config = SimpleNamespace(get_property=lambda k: {"lights": "0.5,0.5", "quality": "draft"}[k])
+    lone = Drawable("photo", 1, 1, data=bytes(16))
+    assert "not in a layer group" in gimp.relight(image, lone, config)
+    kids = [Drawable(n, 1, 1, data=bytes(16)) for n in
+            ("light 0 0", "light 1 0", "light 0 1", "Background")]
+    group = Drawable("stack", 1, 1, group=True, children=kids)
+    with pytest.raises(InvalidInput, match="'Background'"):
+        gimp.relight(image, group, config)

@@ -1,0 +1,96 @@
+"""The Krita adapters against a fake ``krita``/``PyQt5``: they import without Krita, read
+layers at their offsets in B,G,R,A, write results converted to the document's depth above the
+source, and the controller turns a finished job into a layer (or a sentence) on the GUI side."""
+
+from __future__ import annotations
+
+import struct
+from types import SimpleNamespace
+
+import pytest
+from fake_editors import KritaDoc, KritaNode, Rect, install_krita
+
+from darkroom.client import WireImage
+from darkroom.errors import InvalidInput
+
+
+@pytest.fixture
+def krita(monkeypatch):
+    install_krita(monkeypatch)
+    from neural_darkroom import document_adapter, extension_adapter
+
+    return SimpleNamespace(da=document_adapter, ea=extension_adapter)
+
+
+def test_read_layer_keeps_offset_and_swaps_to_rgba(krita):
+    node = KritaNode("photo", "U8", Rect(10, 20, 2, 1), bytes([1, 2, 3, 4, 5, 6, 7, 8]))
+    px = krita.da.read_layer(node)
+    assert px.offset == (10, 20) and (px.width, px.height) == (2, 1)
+    assert px.data == bytes([3, 2, 1, 4, 7, 6, 5, 8]) and px.colorspace == "srgb"
+
+
+def test_float_layers_are_linear(krita):
+    node = KritaNode("hdr", "F32", Rect(0, 0, 1, 1), struct.pack("<4f", 2.0, 1.0, 0.5, 1.0))
+    px = krita.da.read_layer(node)
+    assert px.colorspace == "linear" and px.dtype == "f32"
+
+
+def test_empty_layer_is_named_in_the_error(krita):
+    with pytest.raises(InvalidInput, match="'blank'"):
+        krita.da.read_layer(KritaNode("blank", rect=Rect(0, 0, 0, 0)))
+
+
+def test_light_stack_reads_the_group_or_the_active_layers_group(krita):
+    kids = [KritaNode(f"light {i} 0", rect=Rect(0, 0, 1, 1), data=bytes(4)) for i in range(4)]
+    group = KritaNode("stack", kind="grouplayer", rect=Rect(0, 0, 1, 1), children=kids)
+    KritaNode("root", kind="grouplayer", children=[group])
+    for active in (group, kids[2]):
+        g, stack = krita.da.light_stack(None, active)
+        assert g is group and [p.name for p in stack] == [k.name() for k in kids]
+    lone = KritaNode("lonely", rect=Rect(0, 0, 1, 1), data=bytes(4))
+    KritaNode("root", kind="grouplayer", children=[lone]).kind = "root"
+    with pytest.raises(InvalidInput, match="'lonely' is not in a layer group"):
+        krita.da.light_stack(None, lone)
+
+
+def fake_client(images):
+    ev = SimpleNamespace(type="result", images=images, meta={}, fraction=1.0, stage="")
+    job = SimpleNamespace(events=lambda timeout=None: iter([ev]), cancel=lambda: None)
+    return SimpleNamespace(submit=lambda op, ims, params: job, close=lambda: None)
+
+
+def test_style_flow_adds_one_named_layer_above_content_in_doc_depth(krita):
+    content = KritaNode("portrait", "U16", Rect(3, 4, 1, 1), struct.pack("<4H", 1, 2, 3, 65535))
+    style = KritaNode("sunset", "U16", Rect(0, 0, 1, 1), struct.pack("<4H", 9, 9, 9, 65535))
+    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    doc = KritaDoc(root, "U16")
+    result = WireImage(struct.pack("<4H", 100, 200, 300, 65535), shape=(1, 1, 4), dtype="u16",
+                       role="result", name="r", offset=(3, 4))
+    ctl = krita.ea.Controller(app=None, connect=lambda: fake_client([result]))
+    ctl.interactive = False
+    job = ctl.style(doc, content, style, mode="photo", quality="draft")
+    job.wait(5)
+    ctl._tick()  # what the Qt timer does on the GUI thread
+    assert ctl.last.ok and not ctl.busy
+    new = ctl.last_layers[0]
+    assert new.name() == "Style: sunset (photo)"
+    assert root.childNodes() == [content, new, style]  # right above the content
+    data, x, y, w, h = new.set_calls[0]
+    assert (x, y, w, h) == (3, 4, 1, 1)
+    assert struct.unpack("<4H", data) == (300, 200, 100, 65535)  # back to B,G,R,A
+    assert content.set_calls == [] and style.set_calls == []  # sources untouched
+
+
+def test_failed_job_is_a_message_and_no_layer(krita):
+    content = KritaNode("c", rect=Rect(0, 0, 1, 1), data=bytes(4))
+    style = KritaNode("s", rect=Rect(0, 0, 1, 1), data=bytes(4))
+    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    err = SimpleNamespace(type="error", error=InvalidInput("Layer 's' is empty."), images=[],
+                          meta={}, fraction=0.0, stage="")
+    job = SimpleNamespace(events=lambda timeout=None: iter([err]), cancel=lambda: None)
+    client = SimpleNamespace(submit=lambda *a: job, close=lambda: None)
+    ctl = krita.ea.Controller(app=None, connect=lambda: client)
+    ctl.interactive = False
+    ctl.style(KritaDoc(root), content, style).wait(5)
+    ctl._tick()
+    assert ctl.messages == ["Layer 's' is empty."] and len(root.childNodes()) == 2
