@@ -1,0 +1,208 @@
+"""Ops ``relight.render`` and ``relight.train``: relighting from a light stack (Ren et al. 2015).
+
+The stack arrives as layers named ``light U V`` or ``light X Y Z`` (optional ``@R,G,B``
+capture intensity; see :mod:`darkroom.lightnames`). Everything happens in linear light
+(DESIGN.md): sRGB layers are decoded, every image is divided by its capture intensity (unit
+lights), the networks of :mod:`.network` learn the light transport, and the answer for several
+target lights is the sum of single-light answers, each times its RGB colour × intensity
+(Sec. 3 of the paper: relighting is a linear combination of light-transport columns).
+
+At a captured light the answer is the captured image: near a captured light ``lᵢ`` (within
+half the smallest spacing of the stack's lights) the network's error there, ``Iᵢ − Φ(lᵢ)``,
+is added back with a weight falling smoothly from 1 at ``lᵢ`` to 0 at that radius.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from darkroom import images as imgs
+from darkroom import lightnames
+from darkroom.errors import InvalidInput, InvalidParameter, check_cancel
+from darkroom.ops.registry import (
+    CancelledFn,
+    Image,
+    Param,
+    ProgressFn,
+    Result,
+    current_device,
+    register,
+)
+from darkroom.ops.relight import cache
+from darkroom.ops.relight.baselines import Interpolator, plane_coords
+from darkroom.ops.relight.network import QUALITY, RelightModel, train
+
+
+@dataclass
+class Stack:
+    """A checked light stack: unit-light linear images (N, H, W, 3) float32 divided by
+    ``scale``, their lights, 2-D light coordinates (N, 2) and the first layer (format model)."""
+
+    images: np.ndarray
+    scale: float
+    lights: list[lightnames.Light]
+    coords: np.ndarray
+    first: Image
+
+
+def prepare_stack(layers: list[Image]) -> Stack:
+    """Parse names, check sizes, decode to linear unit-light float32. Raises InvalidInput."""
+    lights = lightnames.parse_stack([im.name for im in layers])
+    h, w = layers[0].pixels.shape[:2]
+    odd = [im.name for im in layers if im.pixels.shape[:2] != (h, w)]
+    if odd:
+        raise InvalidInput(
+            f"Every image of a light stack must be {w}×{h} like '{layers[0].name}'; "
+            f"'{odd[0]}' is {layers[[im.name for im in layers].index(odd[0])].pixels.shape[1]}×"
+            f"{layers[[im.name for im in layers].index(odd[0])].pixels.shape[0]}."
+        )
+    out = np.empty((len(layers), h, w, 3), np.float32)
+    for i, (im, lt) in enumerate(zip(layers, lights)):
+        rgb = imgs.to_rgb_float(im.pixels)
+        if im.colorspace != "linear":
+            rgb = imgs.srgb_to_linear(rgb)
+        out[i] = rgb / np.asarray(lt.intensity, np.float32)
+    # Normalise so training targets are O(1) whatever the bit depth or exposure.
+    scale = float(np.percentile(out[:, ::4, ::4], 99.9)) or 1.0
+    out /= scale
+    coords = plane_coords(np.array([lt.coords for lt in lights]))
+    return Stack(out, scale, lights, coords, layers[0])
+
+
+def get_model(
+    stack: Stack, quality: str, progress: ProgressFn, cancelled: CancelledFn
+) -> tuple[RelightModel, dict[str, Any]]:
+    """The trained ensemble for this stack: from the cache, or trained now and cached."""
+    device = current_device()
+    key = cache.stack_key(stack.images, stack.coords, quality)
+    state = cache.load(key)
+    cached = state is not None
+    if state is None:
+        progress(0.0, "training the light-transport networks")
+        model, stats = train(stack.images, stack.coords, quality, device,
+                             lambda f, s: progress(0.95 * f, s), cancelled)
+        state = {**model.state(), "stats": stats}
+        cache.save(key, state)
+    else:
+        model = RelightModel.from_state(state, stack.images.mean(0), device)
+    return model, {"cache_key": key, "cached": cached, "training": dict(state["stats"])}
+
+
+def _target_coords(spec: Any, kind: str, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """One ``lights`` entry → (2-D coords, RGB weight = colour × intensity)."""
+    field = f"lights[{i}]"
+    if not isinstance(spec, dict):
+        raise InvalidParameter(f"Target light {i + 1} must be an object with a "
+                               f"'{kind}'.", field=field)
+    other = lightnames.DIRECTION if kind == lightnames.POSITION else lightnames.POSITION
+    if kind not in spec:
+        hint = f" — the stack's lights are {kind}s, not {other}s" if other in spec else ""
+        raise InvalidParameter(f"Target light {i + 1} needs a '{kind}'{hint}.", field=field)
+    want = 2 if kind == lightnames.POSITION else 3
+    try:
+        c = np.array(spec[kind], np.float64).reshape(-1)
+        colour = np.array(spec.get("color", [1, 1, 1]), np.float64).reshape(-1)
+        inten = float(spec.get("intensity", 1.0))
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Target light {i + 1} has a value that is not a number.",
+                               field=field) from None
+    if c.size != want or colour.size != 3:
+        raise InvalidParameter(f"Target light {i + 1} needs {want} coordinates and an R,G,B "
+                               "colour.", field=field)
+    if not (np.isfinite(c).all() and np.isfinite(colour).all() and math.isfinite(inten)):
+        raise InvalidParameter(f"Target light {i + 1} has a non-finite number.", field=field)
+    if (colour < 0).any() or inten < 0:
+        raise InvalidParameter(f"Target light {i + 1} has a negative colour or intensity.",
+                               field=field)
+    if kind == lightnames.DIRECTION:
+        if np.linalg.norm(c) < 1e-6:
+            raise InvalidParameter(f"Target light {i + 1} has a zero direction.", field=field)
+        c = c / np.linalg.norm(c)
+    return plane_coords(c[None])[0], (colour * inten).astype(np.float32)
+
+
+def relight(stack: Stack, model: RelightModel, targets: np.ndarray) -> np.ndarray:
+    """(K, 2) target coordinates → (K, H, W, 3) unit-light linear images (stack scale undone),
+    each ≥ 0 and equal to the captured image at a captured light."""
+    pts = stack.coords
+    gaps = np.linalg.norm(pts[:, None] - pts[None], axis=2) + np.eye(len(pts)) * 1e9
+    radius = 0.5 * float(gaps.min())
+    dist = np.linalg.norm(targets[:, None] - pts[None], axis=2)
+    near = dist.argmin(1)
+    weight = np.clip(1 - dist[np.arange(len(targets)), near] / radius, 0, 1) ** 2
+    fix = [k for k in range(len(targets)) if weight[k] > 0]
+    ours = model.render(np.concatenate([targets, pts[near[fix]]]))
+    out = ours[: len(targets)]
+    for j, k in enumerate(fix):
+        out[k] += weight[k] * (stack.images[near[k]] - ours[len(targets) + j])
+    return np.maximum(out, 0) * stack.scale
+
+
+def _encode(linear: np.ndarray, like: Image) -> np.ndarray:
+    """Linear RGB → the first layer's encoding, dtype, channels and alpha."""
+    rgb = linear if like.colorspace == "linear" else imgs.linear_to_srgb(linear)
+    return imgs.restore_format(rgb.astype(np.float32), like.pixels)
+
+
+_QUALITY = Param("quality", "str", "standard", "draft (fast), standard or best (slow): "
+                 "ensemble size and training length", choices=tuple(QUALITY))
+
+
+@register(
+    "relight.render",
+    help="Render the scene of a light stack under new lights (Ren et al. 2015).",
+    params=[
+        Param("lights", "list", required=True, help='target lights: {"position": [u, v]} or '
+              '{"direction": [x, y, z]}, with optional "color": [r, g, b] and "intensity"'),
+        _QUALITY,
+    ],
+    inputs="one layer per captured light, role 'stack', named 'light U V' or 'light X Y Z'",
+    min_images=1,
+)
+def render(images: list[Image], params: dict[str, Any], progress: ProgressFn,
+           cancelled: CancelledFn) -> Result:
+    if not params["lights"]:
+        raise InvalidParameter("Give at least one target light.", field="lights")
+    stack = prepare_stack(images)
+    kind = stack.lights[0].kind
+    parsed = [_target_coords(s, kind, i) for i, s in enumerate(params["lights"])]
+    check_cancel(cancelled)
+    model, meta = get_model(stack, params["quality"], progress, cancelled)
+    progress(0.96, "rendering")
+    t0 = time.perf_counter()
+    targets = np.array([p[0] for p in parsed])
+    singles = relight(stack, model, targets)
+    total = np.einsum("khwc,kc->hwc", singles, np.array([p[1] for p in parsed]))
+    interp = Interpolator(stack.coords)
+    warnings = [f"Target light {i + 1} lies outside the captured lights' range; the answer "
+                "is an extrapolation." for i, t in enumerate(targets) if not interp.inside(t)]
+    meta.update(render_seconds=time.perf_counter() - t0, warnings=warnings,
+                lights=len(parsed))
+    n = len(parsed)
+    out = Image(_encode(total, stack.first), role="result",
+                name=f"Relit: {n} light{'s' if n != 1 else ''}", offset=stack.first.offset,
+                colorspace=stack.first.colorspace)
+    progress(1.0, "done", imgs.from_float(np.clip(
+        imgs.linear_to_srgb(total[:: max(1, max(total.shape[:2]) // 256),
+                                  :: max(1, max(total.shape[:2]) // 256)]), 0, 1), np.uint8))
+    return Result([out], meta)
+
+
+@register(
+    "relight.train",
+    help="Train and cache the relighting networks for a light stack (no image comes back).",
+    params=[_QUALITY],
+    inputs="one layer per captured light, role 'stack', named 'light U V' or 'light X Y Z'",
+    min_images=1,
+)
+def train_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
+             cancelled: CancelledFn) -> Result:
+    stack = prepare_stack(images)
+    _, meta = get_model(stack, params["quality"], progress, cancelled)
+    progress(1.0, "trained")
+    return Result([], meta)
