@@ -22,9 +22,9 @@ Method, following the paper's sections:
   initialisation and random draw of training samples, averaged; averaging cancels the
   members' independent errors where the data leave the function under-determined.
 
-Evaluation cost: each network is split into a pixel branch ``P(p)`` and a light branch
-``L(l)`` joined by addition, ``head(relu(P(p) + L(l)))``, so several target lights share one
-pixel-branch pass and a new light costs only the small head per pixel.
+Cost: training draws (light, pixel) samples at random, so it costs the same for any image
+size (steps × batch × ensemble size, :data:`QUALITY`); a new light costs one forward pass of
+each network per pixel.
 
 All tensors are float32 linear light divided by the stack's ``scale`` (99.9th percentile) so
 that targets are O(1). Coordinates are 2-D (see :func:`baselines.plane_coords`).
