@@ -156,3 +156,20 @@ def test_cache_files_hold_only_tensors(tiny: Path, make_layers) -> None:
     state = torch.load(tiny / "cache" / "relight" / f"{key}.pt", weights_only=True)
     assert len(state["nets"]) == network.QUALITY["draft"][0]
     assert state["stats"]["steps"] == network.QUALITY["draft"][1]
+
+
+def test_cancel_stops_rendering(tiny: Path, make_layers) -> None:
+    from darkroom.errors import Cancelled
+
+    layers = make_layers()
+    registry.run("relight.train", layers, DRAFT)
+    calls = []
+
+    def cancel_after_first() -> bool:  # the op's entry check passes; the render loop's fails
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(Cancelled):
+        registry.run("relight.render", layers, {"lights": [{"position": [0.5, 0.5]}], **DRAFT},
+                     cancelled=cancel_after_first)
+    assert len(calls) == 2

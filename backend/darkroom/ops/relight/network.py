@@ -135,8 +135,10 @@ class RelightModel:
         self.feats = feats
 
     @torch.no_grad()
-    def render(self, lights_2d: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-        """(K, 2) lights → (K, H, W, 3) float32 images, in stack-scale units (ensemble mean)."""
+    def render(self, lights_2d: np.ndarray, cancelled: Callable[[], bool] | None = None,
+               chunk: int = 1 << 15) -> np.ndarray:
+        """(K, 2) lights → (K, H, W, 3) float32 images, in stack-scale units (ensemble mean).
+        ``cancelled`` is checked every chunk of pixels (well under a second on a CPU)."""
         dev = self.feats.coords.device
         lf = light_features(lights_2d, str(dev))
         h, w = self.feats.shape
@@ -144,6 +146,7 @@ class RelightModel:
         for net, lab in zip(self.nets, self.labels):
             net.eval()
             for s in range(0, h * w, chunk):
+                check_cancel(cancelled)
                 sl = slice(s, min(s + chunk, h * w))
                 p = self.feats.pixel_input(lab, sl)
                 for k in range(len(lf)):

@@ -126,7 +126,8 @@ def _target_coords(spec: Any, kind: str, i: int) -> tuple[np.ndarray, np.ndarray
     return plane_coords(c[None])[0], (colour * inten).astype(np.float32)
 
 
-def relight(stack: Stack, model: RelightModel, targets: np.ndarray) -> np.ndarray:
+def relight(stack: Stack, model: RelightModel, targets: np.ndarray,
+            cancelled: CancelledFn | None = None) -> np.ndarray:
     """(K, 2) target coordinates → (K, H, W, 3) unit-light linear images (stack scale undone),
     each ≥ 0 and equal to the captured image at a captured light."""
     pts = stack.coords
@@ -136,7 +137,7 @@ def relight(stack: Stack, model: RelightModel, targets: np.ndarray) -> np.ndarra
     near = dist.argmin(1)
     weight = np.clip(1 - dist[np.arange(len(targets)), near] / radius, 0, 1) ** 2
     fix = [k for k in range(len(targets)) if weight[k] > 0]
-    ours = model.render(np.concatenate([targets, pts[near[fix]]]))
+    ours = model.render(np.concatenate([targets, pts[near[fix]]]), cancelled)
     out = ours[: len(targets)]
     for j, k in enumerate(fix):
         out[k] += weight[k] * (stack.images[near[k]] - ours[len(targets) + j])
@@ -176,7 +177,7 @@ def render(images: list[Image], params: dict[str, Any], progress: ProgressFn,
     progress(0.96, "rendering")
     t0 = time.perf_counter()
     targets = np.array([p[0] for p in parsed])
-    singles = relight(stack, model, targets)
+    singles = relight(stack, model, targets, cancelled)
     total = np.einsum("khwc,kc->hwc", singles, np.array([p[1] for p in parsed]))
     interp = Interpolator(stack.coords)
     warnings = [f"Target light {i + 1} lies outside the captured lights' range; the answer "
