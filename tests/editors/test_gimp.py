@@ -85,5 +85,19 @@ def test_gimp_relight_and_style_end_to_end(inside):
     failed = {k: v for k, v in report["checks"].items() if not v["ok"]}
     assert not failed, f"{failed}\nlog: {report['log']}\nGIMP said: {stderr[-2000:]}"
     for name in ("relight_ok", "relight_name", "relight_size", "relight_pixels", "style_ok",
-                 "style_name", "style_size", "style_source_untouched", "bad_stack_message"):
+                 "style_name", "style_size", "style_source_untouched", "bad_stack_message",
+                 "style_moves_toward_style"):
         assert name in report["checks"], f"check {name} did not run: {report}"
+
+
+def test_gimp_says_what_to_do_when_the_backend_cannot_start(inside):
+    host, chrooted = inside
+    dh = host / "dh"
+    (dh / "config").mkdir(parents=True)
+    # the plug-in would start the daemon with this command; it does not exist
+    _install(host, dh)
+    (dh / "config/backend.json").write_text(json.dumps({"command": ["/nonexistent/darkroom"]}))
+    report, stderr = _gimp(chrooted, chrooted / "dh", {"mode": "stopped"}, timeout=120)
+    assert not report["errors"], report["errors"]
+    failed = {k: v for k, v in report["checks"].items() if not v["ok"]}
+    assert not failed and "stopped_daemon_message" in report["checks"], (failed, stderr[-1500:])

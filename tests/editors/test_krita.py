@@ -61,5 +61,6 @@ def test_krita_relight_and_style_end_to_end(daemon, tmp_path):
     assert not failed, f"{failed}\nlog: {report['log']}\nKrita's Python said:\n{py_log[-3000:]}"
     for name in ("plugin_loaded", "menu", "relight_ok", "relight_name", "relight_size",
                  "style_ok", "style_name", "style_size", "style_source_untouched",
-                 "bad_stack_message", "stopped_daemon_message"):
+                 "bad_stack_message", "stopped_daemon_message",
+                 "style_moves_toward_style"):
         assert name in report["checks"], f"check {name} did not run: {report}"

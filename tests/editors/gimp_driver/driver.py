@@ -66,6 +66,12 @@ def main():
         if op not in CFG.get("ops", []):
             report["log"].append(f"{op} is not in the daemon")
 
+    if CFG.get("mode") == "stopped":  # no daemon, and it cannot be started
+        ok, err = run("neural-darkroom-style", content, **{"style-layer": style})
+        check("stopped_daemon_message", not ok and "backend" in (err or "")
+              and "darkroom serve" in (err or ""), err)
+        check("stopped_daemon_no_layer", len(img.get_layers()) == 3, len(img.get_layers()))
+        return
     op_or_echo("relight.render")
     n0 = len(img.get_layers())
     ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
@@ -94,7 +100,13 @@ def main():
               [lay.get_name() for lay in img.get_layers()])
         if new:
             check("style_size", (new[0].get_width(), new[0].get_height()) == (W, H))
-            report["style_first_pixel_rgba"] = list(pixels(new[0])[:4])
+            got = pixels(new[0])[:4]
+            report["style_first_pixel_rgba"] = list(got)
+            src_, sty_ = (200, 120, 30), (20, 80, 200)
+
+            def d(a, b):
+                return sum((x - y) ** 2 for x, y in zip(a, b))
+            check("style_moves_toward_style", d(got[:3], sty_) < d(src_, sty_), list(got))
         check("style_source_untouched", pixels(content)[:4] == bytes((200, 120, 30, 255)))
     check("layer_count", len(img.get_layers()) == n0 + 2, len(img.get_layers()))
     layer("not a light", (1, 2, 3, 255), group)

@@ -28,12 +28,23 @@ def paint(doc, name, w, h, bgra, parent=None, above=None):
     return node
 
 
+def guarded(fn):
+    """Qt swallows exceptions raised in timer callbacks: record them and stop instead."""
+    def run_():
+        try:
+            fn()
+        except Exception:
+            report["errors"].append(traceback.format_exc())
+            finish()
+    return run_
+
+
 def wait_job(ctl, then):
     def tick():
         if ctl.busy:
             QTimer.singleShot(100, tick)
         else:
-            then()
+            guarded(then)()
     QTimer.singleShot(100, tick)
 
 
@@ -115,6 +126,9 @@ def run():
                 check("style_size", (b.width(), b.height()) == (w, h), (b.width(), b.height()))
                 px = bytes(node.pixelData(0, 0, w, h))
                 report["style_first_pixel_bgra"] = list(px[:4])
+                src_, sty_ = (30, 120, 200), (200, 80, 20)  # B, G, R of content and style
+                d = lambda a, b: sum((x - y) ** 2 for x, y in zip(a, b))  # noqa: E731
+                check("style_moves_toward_style", d(px[:3], sty_) < d(src_, sty_), list(px[:4]))
                 src = bytes(content.pixelData(0, 0, w, h))
                 check("style_source_untouched", src[:4] == bytes((30, 120, 200, 255)), src[:4])
             check("layer_count", len(root.childNodes()) == n_before + 2, len(root.childNodes()))
