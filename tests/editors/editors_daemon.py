@@ -26,13 +26,14 @@ def start_daemon(home: Path, *extra: str):
     log = open(home / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--client-timeout", "600",
                              *extra], env=env, stdout=log, stderr=subprocess.STDOUT)
-    old = os.environ.get("DARKROOM_HOME")
-    os.environ["DARKROOM_HOME"] = str(home)
+    # DARKROOM_HOME=home puts the connection file here (config.paths); the test process's
+    # own environment is left alone so that no other test sees this daemon.
+    connection = home.resolve() / "state" / "connection.json"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                c = Client.connect(timeout=5.0)
+                c = Client.connect(connection, timeout=5.0)
                 ops = [o["name"] for o in c.ops()]
                 c.close()
                 break
@@ -43,10 +44,6 @@ def start_daemon(home: Path, *extra: str):
                 time.sleep(0.5)
         yield home, ops
     finally:
-        if old is None:
-            os.environ.pop("DARKROOM_HOME", None)
-        else:
-            os.environ["DARKROOM_HOME"] = old
         proc.terminate()
         try:
             proc.wait(10)

@@ -64,3 +64,5 @@ def test_krita_relight_and_style_end_to_end(daemon, tmp_path):
                  "bad_stack_message", "stopped_daemon_message",
                  "style_moves_toward_style"):
         assert name in report["checks"], f"check {name} did not run: {report}"
+    # the docker, dialogs module and extension loaded without a Python error
+    assert "Traceback" not in py_log, py_log[-3000:]
