@@ -208,3 +208,11 @@ def test_non_loopback_tcp_needs_explicit_permission(darkroom_home) -> None:  # t
 
     with pytest.raises(BadRequest, match="allow-remote"):
         Daemon(ServerConfig(device="cpu", bind="tcp://0.0.0.0:0")).start()
+
+
+def test_a_client_busy_reading_progress_still_counts_as_alive(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    """A job that streams progress for longer than client_timeout is not cancelled."""
+    d = make_daemon(client_timeout=1.5)
+    with d.client(heartbeat=0.3) as c:
+        images, meta = c.run("debug.echo", [], {"delay": 4.0, "tag": "long"}, timeout=30)
+    assert meta["tag"] == "long"

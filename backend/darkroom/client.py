@@ -110,6 +110,7 @@ class Client:
         )
         self._heartbeats: set[str] = set()  #: ids of heartbeat pings not yet answered
         self._last_heard = 0.0
+        self._last_ping = time.monotonic()  #: when this client last proved it is alive
         self._open()
 
     # -- construction -----------------------------------------------------------------------
@@ -234,6 +235,7 @@ class Client:
         if self.sock is None:
             raise BackendUnavailable("This connection to the backend is closed.")
         self.sock.send_multipart(self.session.serialize(msg), copy=False)
+        self._last_ping = time.monotonic()  # any message proves this client is alive
 
     def _recv(self, until: float) -> bool:
         """Receive one message into the inbox; False on timeout."""
@@ -267,26 +269,26 @@ class Client:
 
     def _next_event(self, job: str, deadline: float | None) -> Event:
         started = time.monotonic()
-        pinged = 0.0
         while True:
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 raise BackendUnavailable("Gave up waiting for the backend's result.")
+            # Ping every `heartbeat` seconds whatever we hear: the daemon counts a client as
+            # gone when *it* hears nothing, and a job streaming progress keeps us listening,
+            # not talking.
+            if now - self._last_ping > self.heartbeat:
+                ping = Message("ping")
+                self._heartbeats.add(ping.id)
+                self._send(ping)
             msg = self._wait_for(job, now + 0.25 if deadline is None else min(now + 0.25, deadline))
             if msg is not None:
                 return self._unwrap(msg)
-            now = time.monotonic()
-            silent = now - max(self._last_heard, started)
+            silent = time.monotonic() - max(self._last_heard, started)
             if silent > self.timeout:
                 raise BackendUnavailable(
                     f"The backend stopped answering while running the job (silent for "
                     f"{silent:.0f} s). It may have crashed; see {paths().log_file}."
                 )
-            if silent > self.heartbeat and now - pinged > self.heartbeat:
-                ping = Message("ping")
-                self._heartbeats.add(ping.id)
-                self._send(ping)
-                pinged = now
 
     def _unwrap(self, msg: Message) -> Event:
         h = msg.header

@@ -45,7 +45,11 @@ except ImportError:  # pragma: no cover - exercised in the plugins' vendored cop
     _blake3 = None
 try:  # AES-GMAC runs at memory speed (AES-NI + carry-less multiply): ~15 GB/s here.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
-except ImportError:  # pragma: no cover
+
+    # Older releases (Debian 12's 38, which Krita's Python sees) take only bytes, which would
+    # cost a copy of every layer: fall back to the digests there.
+    _AESGCM(bytes(32)).encrypt(bytes(12), b"", memoryview(b"probe"))
+except (ImportError, TypeError):  # pragma: no cover - depends on the installed cryptography
     _AESGCM = None
 
 PROTOCOL_VERSION = 1
