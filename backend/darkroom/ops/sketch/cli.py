@@ -1,0 +1,72 @@
+"""``darkroom sketch index DIR… [--index PATH]`` and
+``darkroom sketch search SKETCH… -k K [--json] [--index PATH]``.
+
+Both run the registered ops through :func:`darkroom.runner.run_op` (in this process by
+default, through the daemon with ``--remote``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from darkroom.images import read_image
+from darkroom.ops.registry import Image
+from darkroom.runner import run_op
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", default="", metavar="PATH",
+                   help="index file (default: the per-user index)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--remote", action="store_true", help="run through the running daemon")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    sk = sub.add_parser("sketch", help="find photos by drawing a sketch")
+    ssub = sk.add_subparsers(dest="sketch_command", metavar="SUBCOMMAND")
+    sk.set_defaults(func=lambda args: (sk.print_help(), 2)[1])
+
+    pi = ssub.add_parser("index", help="index photo folders (incremental)")
+    pi.add_argument("folders", nargs="+", metavar="DIR")
+    _common(pi)
+    pi.set_defaults(func=_index)
+
+    ps = ssub.add_parser("search", help="rank indexed photos by similarity to sketches")
+    ps.add_argument("sketches", nargs="+", metavar="SKETCH")
+    ps.add_argument("-k", type=int, default=10, help="photos per sketch (1-50, default 10)")
+    ps.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _common(ps)
+    ps.set_defaults(func=_search)
+
+
+def _index(args: argparse.Namespace) -> int:
+    folders = [str(Path(f).expanduser().resolve()) for f in args.folders]
+    res = run_op("sketch.index", [], {"folders": folders, "index": args.index},
+                 remote=args.remote, device=args.device, label="indexing")
+    m = res.meta
+    print(f"{m.get('index', '')}: {m['added']} added, {m['updated']} updated, "
+          f"{m['removed']} removed, {m['unchanged']} unchanged, {m['skipped']} skipped")
+    for s in m["skipped_files"]:
+        print(f"  skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    out = []
+    for s in args.sketches:
+        img = Image(read_image(s), role="sketch", name=Path(s).name)
+        res = run_op("sketch.search", [img],
+                     {"k": args.k, "index": args.index, "return_images": False},
+                     remote=args.remote, device=args.device, label=Path(s).name, quiet=True)
+        out.append({"sketch": s, "matches": res.meta["matches"]})
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for o in out:
+            print(o["sketch"])
+            for i, m in enumerate(o["matches"], 1):
+                print(f"  {i:2d}. {m['score']:.3f}  {m['path']}")
+    return 0

@@ -1,0 +1,122 @@
+"""The registered sketch ops: ``sketch.index`` (photo folders → index) and ``sketch.search``
+(a sketch layer → the best-matching photos as new layers).
+
+Method: Sangkloy et al. 2016 and Yu et al. 2016 (see :mod:`darkroom.ops.sketch.model`).
+Importing this module loads no model: weights are read on the first search or index run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from darkroom.config import paths
+from darkroom.errors import InvalidInput, check_cancel
+from darkroom.ops.registry import (
+    CancelledFn,
+    Image,
+    Param,
+    ProgressFn,
+    Result,
+    current_device,
+    register,
+)
+
+
+def _index_path(p: str) -> str:
+    return str(Path(p).expanduser()) if p else str(paths().default_index)
+
+
+@register(
+    "sketch.index",
+    help="Index photo folders for sketch search (incremental; re-run after adding photos).",
+    params=[
+        Param("folders", "list", required=True, help="photo folders to index (recursively)"),
+        Param("index", "str", default="", help="index file; empty = the default index"),
+    ],
+    inputs="none",
+    min_images=0,
+    max_images=0,
+)
+def index_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
+             cancelled: CancelledFn) -> Result:
+    """Walk ``folders`` and bring the index up to date. Meta: added, updated, removed,
+    unchanged, skipped (count) and skipped_files ``[{path, reason}]``."""
+    from darkroom.ops.sketch.library import index_folders
+
+    folders = params["folders"]
+    if not folders or not all(isinstance(f, str) and f for f in folders):
+        raise InvalidInput("Give at least one photo folder to index (as a list of paths).")
+    stats = index_folders(_index_path(params["index"]), folders, current_device(),
+                          lambda f, s: progress(f, s), cancelled)
+    return Result(meta={
+        "index": _index_path(params["index"]),
+        "added": stats.added, "updated": stats.updated, "removed": stats.removed,
+        "unchanged": stats.unchanged, "skipped": len(stats.skipped),
+        "skipped_files": [{"path": p, "reason": r} for p, r in stats.skipped],
+    })
+
+
+def _fit(rgb8: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb8.shape[:2]
+    s = size / max(h, w)
+    if s >= 1:
+        return rgb8
+    return cv2.resize(rgb8, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
+    """The photo at ``path`` scaled to fit ``size`` (sRGB u8 H×W×3); the stored thumbnail if
+    the file has gone or cannot be read any more."""
+    from darkroom.ops.sketch.library import load_photo
+
+    if size > 128:
+        try:
+            rgb, _, _ = load_photo(Path(path))
+            return _fit((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), size)
+        except Exception:  # moved or damaged since indexing: fall back to the thumbnail
+            pass
+    arr = cv2.imdecode(np.frombuffer(thumb, np.uint8), cv2.IMREAD_COLOR) if thumb else None
+    if arr is None:
+        return np.full((size, size, 3), 128, np.uint8)
+    return _fit(np.ascontiguousarray(arr[:, :, ::-1]), size)
+
+
+@register(
+    "sketch.search",
+    help="Find the photos in the index that best match a sketch.",
+    params=[
+        Param("k", "int", default=10, minimum=1, maximum=50, help="how many photos to return"),
+        Param("index", "str", default="", help="index file; empty = the default index"),
+        Param("size", "int", default=512, minimum=32, maximum=4096,
+              help="longest side of the returned photos, px"),
+        Param("return_images", "bool", default=True, help="return the photos as images"),
+    ],
+    inputs="one sketch layer, role 'sketch' (dark strokes on a light or transparent background)",
+    min_images=1,
+    max_images=1,
+)
+def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
+              cancelled: CancelledFn) -> Result:
+    """Sketch → top-k photos (role ``match``, named by file name, sRGB u8, scaled to fit
+    ``size``; ``meta``: path, score, rank). Result meta ``matches``: ``[{path, score}]``."""
+    from darkroom.ops.sketch.library import search
+    from darkroom.ops.sketch.strokes import check_not_blank
+
+    im = images[0]
+    gray = check_not_blank(im.pixels, im.name or im.role)
+    progress(0.1, "embedding the sketch")
+    hits = search(_index_path(params["index"]), gray, params["k"], current_device())
+    out: list[Image] = []
+    if params["return_images"]:
+        for rank, (path, score, thumb) in enumerate(hits):
+            check_cancel(cancelled)
+            progress(0.2 + 0.8 * rank / max(1, len(hits)), f"loading {Path(path).name}")
+            out.append(Image(_match_pixels(path, thumb, params["size"]), role="match",
+                             name=Path(path).name,
+                             meta={"path": path, "score": round(score, 4), "rank": rank + 1}))
+    progress(1.0, "done")
+    return Result(images=out, meta={"matches": [{"path": p, "score": round(s, 4)} for p, s, _ in hits]})

@@ -1,0 +1,179 @@
+"""Line drawings: the edge map of a photo, the normalised view of a sketch, and pseudo-sketches.
+
+Both branches of the embedding see *line drawings*, black strokes on white, as in
+Yu et al. 2016 ("Sketch Me That Shoe", §3.1: photos are turned into edge maps so that the two
+domains meet halfway) and Sangkloy et al. 2016 ("The Sketchy Database", §5: sketches and photos
+are compared by a network trained on both). This module holds the pixel-level steps:
+
+1. :func:`photo_edges` — a photo → its edge map (Canny on a smoothed luma, thresholds from the
+   image's own gradient statistics), the same way at index time and training time.
+2. :func:`normalize_drawing` — any line drawing (a sketch layer with or without alpha, an edge
+   map) → the ink cropped to its bounding box, centred on a white square of ``size`` pixels:
+   position and scale of the drawing on the canvas carry no meaning.
+3. :func:`pseudo_sketch` — an edge map → a sketch-like drawing (Yu et al. §3.2 and Sangkloy
+   et al. §4 train on such synthesised sketches): simplification (small strokes dropped,
+   outlines smoothed), missing and broken strokes, thinning/thickening, and a smooth jitter of
+   the whole drawing, so that the network learns what an amateur sketch leaves out or bends.
+
+All drawings here are H×W float32 in [0, 1], 1 = white paper, 0 = black ink.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from darkroom.errors import InvalidInput
+from darkroom.images import split_alpha, to_float
+
+#: Below this ink level a pixel counts as a stroke (drawings are 1 = paper, 0 = ink).
+INK = 0.5
+#: A sketch with less ink than this fraction of its pixels is treated as blank.
+MIN_INK = 2e-4
+
+
+def to_gray_drawing(pixels: np.ndarray) -> np.ndarray:
+    """H×W×C (u8/u16/f32, alpha optional) → H×W float32 in [0, 1], composited over white.
+
+    A transparent sketch layer (strokes on alpha) becomes black-on-white; gray and colour
+    strokes are kept by their luma.
+    """
+    colour, alpha = split_alpha(pixels)
+    f = to_float(colour)
+    g = f[:, :, 0] if f.shape[2] == 1 else f @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    if alpha is not None:
+        a = to_float(alpha)[:, :, 0]
+        g = g * a + (1.0 - a)
+    return np.clip(g, 0.0, 1.0).astype(np.float32)
+
+
+def ink_mask(drawing: np.ndarray) -> np.ndarray:
+    """H×W bool: where the drawing has ink. Dark-on-light is assumed; a light-on-dark drawing
+    (a white pencil on a black layer) is recognised by its median and inverted."""
+    d = drawing if np.median(drawing) >= 0.5 else 1.0 - drawing
+    return d < INK
+
+
+def check_not_blank(pixels: np.ndarray, name: str) -> np.ndarray:
+    """The gray drawing of ``pixels``, or :class:`InvalidInput` if it is empty or blank."""
+    g = to_gray_drawing(pixels)
+    if g.max() - g.min() < 0.1 or ink_mask(g).mean() < MIN_INK:
+        raise InvalidInput(
+            f"The sketch '{name}' is blank (nearly all one colour): draw the object's outlines "
+            "in a dark colour on a light background."
+        )
+    return g
+
+
+def normalize_drawing(drawing: np.ndarray, size: int, margin: float = 0.06) -> np.ndarray:
+    """Crop a drawing to its ink, centre it on a white ``size``×``size`` square.
+
+    ``drawing``: H×W float32 [0, 1]. Returns ``size``×``size`` float32 [0, 1]. Scale is chosen so
+    that the longest side of the ink box fills ``1 - 2·margin`` of the square (area-averaged,
+    so thin lines stay visible as gray rather than vanishing).
+    """
+    if np.median(drawing) < 0.5:
+        drawing = 1.0 - drawing
+    ys, xs = np.nonzero(drawing < INK)
+    out = np.ones((size, size), np.float32)
+    if ys.size == 0:
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    crop = drawing[y0:y1, x0:x1]
+    inner = max(1, int(round(size * (1 - 2 * margin))))
+    s = inner / max(crop.shape)
+    h, w = max(1, int(round(crop.shape[0] * s))), max(1, int(round(crop.shape[1] * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (w, h), interpolation=interp)
+    oy, ox = (size - h) // 2, (size - w) // 2
+    out[oy : oy + h, ox : ox + w] = small
+    return out
+
+
+def photo_edges(rgb: np.ndarray, work: int = 256) -> np.ndarray:
+    """A photo's edge map: H×W×3 float [0, 1] sRGB → ``work``-scale H'×W' float32 drawing.
+
+    The photo is first scaled so its longest side is ``work`` pixels (edges at the scale a
+    sketch is drawn at, not film grain), smoothed, and Canny is run with hysteresis
+    thresholds at the 80th/93rd percentiles of the gradient magnitude (per-image, so dull and
+    contrasty photos give similar amounts of line). Lines are 1 px, black on white, like the
+    QMUL photo edge maps.
+    """
+    h, w = rgb.shape[:2]
+    s = work / max(h, w)
+    g = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32) if rgb.ndim == 3 else rgb
+    g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    g8 = (np.clip(g, 0, 1) * 255 + 0.5).astype(np.uint8)
+    g8 = cv2.bilateralFilter(g8, 5, 40, 5)  # flatten texture, keep object outlines
+    gx = cv2.Sobel(g8, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g8, cv2.CV_32F, 0, 1, ksize=3)
+    mag = np.hypot(gx, gy)
+    lo, hi = np.percentile(mag, [80, 93])
+    hi = max(float(hi), 20.0)
+    edges = cv2.Canny(g8, max(float(lo), 0.4 * hi), hi, L2gradient=True)
+    return np.where(edges > 0, 0.0, 1.0).astype(np.float32)
+
+
+def pseudo_sketch(edges: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Synthesise an amateur-sketch-like drawing from an edge map (H×W float32 [0, 1]).
+
+    Steps (each random, scaled by ``strength`` in [0, 1]):
+
+    * simplification: connected strokes shorter than a few percent of the drawing are dropped
+      (people draw outlines and the main parts, not texture);
+    * missing strokes: a fraction of the remaining strokes is dropped;
+    * broken strokes: short gaps are cut into lines;
+    * smooth jitter: a low-frequency displacement field bends lines, like a wobbly hand;
+    * stroke width: thinned to 1 px or thickened to 2–3 px.
+
+    Returns a drawing of the same size. Deterministic for a given ``rng`` state.
+    """
+    h, w = edges.shape
+    ink = (edges < INK).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = np.zeros(n, bool)
+    if n > 1:
+        area = stats[1:, cv2.CC_STAT_AREA]
+        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+        min_extent = rng.uniform(0.02, 0.08) * strength * max(h, w)
+        drop_p = rng.uniform(0.0, 0.3) * strength
+        keep[1:] = (extent >= min_extent) & (rng.random(n - 1) >= drop_p)
+        keep[1 + int(np.argmax(area))] = True  # the outline survives: a sketch is never empty
+    ink = keep[labels].astype(np.uint8)
+    # Broken strokes: cut a few short gaps.
+    for _ in range(int(rng.integers(0, 1 + int(12 * strength)))):
+        ys, xs = np.nonzero(ink)
+        if ys.size == 0:
+            break
+        i = int(rng.integers(ys.size))
+        cv2.circle(ink, (int(xs[i]), int(ys[i])), int(rng.integers(2, 5)), 0, -1)
+    # Smooth jitter: displacement sampled on a coarse grid, upsampled (a bending hand).
+    amp = rng.uniform(0.0, 0.025) * strength * max(h, w)
+    grid = rng.normal(0.0, 1.0, (2, 4, 4)).astype(np.float32) * amp
+    dx = cv2.resize(grid[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(grid[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    warped = cv2.remap(ink.astype(np.float32), mx + dx, my + dy, cv2.INTER_LINEAR, borderValue=0)
+    ink = (warped > 0.3).astype(np.uint8)
+    # Stroke width: sketches are drawn with a pen of a single width, thin or thick.
+    width = int(rng.integers(1, 4))
+    if width > 1:
+        ink = cv2.dilate(ink, np.ones((width, width), np.uint8))
+    return np.where(ink > 0, 0.0, 1.0).astype(np.float32)
+
+
+def random_affine(drawing: np.ndarray, rng: np.random.Generator, amount: float = 1.0) -> np.ndarray:
+    """Small random rotation, anisotropic scale and shift of a drawing (white fill)."""
+    h, w = drawing.shape
+    ang = rng.uniform(-8, 8) * amount
+    sc = 1.0 + rng.uniform(-0.1, 0.1) * amount
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, sc)
+    m[0, 0] *= 1.0 + rng.uniform(-0.1, 0.1) * amount
+    m[:, 2] += rng.uniform(-0.05, 0.05, 2) * amount * np.array([w, h])
+    return cv2.warpAffine(drawing, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=1.0)
+
+
+def check_drawing(drawing: np.ndarray, name: str) -> None:
+    """Refuse arrays that are not 2-D drawings (programming errors surface as sentences)."""
+    if drawing.ndim != 2 or drawing.size == 0:
+        raise InvalidInput(f"'{name}' is not a 2-D drawing (shape {drawing.shape}).")
