@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+
 from darkroom.images import read_image, to_rgb_float
 from darkroom.models import load_backbone
 from darkroom.ops.sketch import model as M

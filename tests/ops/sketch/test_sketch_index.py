@@ -105,14 +105,16 @@ def test_interrupted_indexing_leaves_a_usable_index_and_resumes(
     def cancel_after_first_batch() -> bool:
         calls["n"] += 1
         return calls["n"] > 3  # 2 per-file checks + 1 before committing batch one
+
     with pytest.raises(Cancelled):
         _index(photos, idx, cancelled=cancel_after_first_batch)
-    assert len(_rows(idx)) == 2  # the first batch was committed whole
+    # The first batch (bar.png and the corrupt broken.jpg) was committed whole.
+    assert _rows(idx) == ["bar.png"]
     res = registry.run("sketch.search", [_sketch("circle")], {"index": str(idx), "k": 5,
                                                               "return_images": False})
-    assert len(res.meta["matches"]) == 2  # usable while half built
+    assert len(res.meta["matches"]) == 1  # usable while half built
     m = _index(photos, idx)
-    assert (m["added"], m["unchanged"]) == (2, 2)
+    assert (m["added"], m["unchanged"], m["skipped"]) == (3, 1, 1)
     assert len(_rows(idx)) == 4
 
 

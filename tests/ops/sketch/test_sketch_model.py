@@ -51,7 +51,7 @@ def test_branch_gives_unit_vectors_and_ranks_count_better_rows() -> None:
     assert e.shape == (5, M.DIM)
     assert torch.allclose(e.norm(dim=1), torch.ones(5), atol=1e-5)
     q = _unit([1.0, 0.0], [0.0, 1.0], [1.0, 1.0])
-    g = _unit([1.0, 0.1], [1.0, 0.0], [1.0, 1.0])  # query 1's answer is beaten by rows 0 and 2?
+    g = _unit([1.0, 0.1], [1.0, 0.0], [1.0, 1.0])  # query i's answer is row i
     r = M.ranks(q, g)
     assert r.tolist() == [1, 2, 0]
     assert M.accuracy_at(r, 1) == pytest.approx(1 / 3) and M.accuracy_at(r, 3) == 1.0
