@@ -61,3 +61,18 @@ def test_missing_corrupt_and_wrong_weights_are_sentences(tmp_path):
         load_backbone("vgg19", "cpu", str(wrong))
     with pytest.raises(ModelUnavailable):
         load_backbone("efficientnet_lite0", "cpu", str(wrong))
+
+
+def test_backbone_first_loaded_in_inference_mode_still_backpropagates() -> None:
+    """Sketch search loads the shared backbone under inference_mode; style transfer then
+    optimises through the same cached instance."""
+    import torch
+
+    from darkroom.models import backbones
+
+    backbones._cache.clear()
+    with torch.inference_mode():
+        net = backbones.load_backbone("efficientnet_lite0")
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    net.features(x, ["block2"])["block2"].mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -117,6 +117,10 @@ def load_backbone(name: str, device: str | torch.device = "cpu", weights: str | 
     with _lock:
         net = _cache.get(key)
         if net is None:
-            net = _build(name, weights).eval().requires_grad_(False).to(device)
+            # Build outside inference mode even if the first caller is in it (sketch search):
+            # parameters created there are inference tensors, and style transfer, which
+            # backpropagates through the same cached network, could not use them.
+            with torch.inference_mode(False):
+                net = _build(name, weights).eval().requires_grad_(False).to(device)
             _cache[key] = net
     return net
