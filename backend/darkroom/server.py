@@ -490,7 +490,14 @@ def setup_logging(where: Paths, debug: bool = False) -> None:
 def serve(config: ServerConfig, *, debug: bool = False, ready: Any = None) -> None:
     """Run a daemon in this process until stopped (``darkroom serve``)."""
     where = paths()
-    setup_logging(where, debug)
+    try:
+        setup_logging(where, debug)
+    except OSError as e:  # unwritable/full DARKROOM_HOME: one sentence, no traceback
+        from darkroom.errors import BackendUnavailable
+
+        raise BackendUnavailable(
+            f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e});"
+            " set DARKROOM_HOME to a writable folder.") from None
     daemon = Daemon(config, where)
     daemon.start()
     if ready is not None:

@@ -63,3 +63,17 @@ def test_no_pickle_or_unsafe_torch_load_in_backend() -> None:
                 if not ok:
                     bad.append(f"{f}:{node.lineno} torch.load without weights_only=True")
     assert not bad, "\n".join(bad)
+
+
+def test_unusable_darkroom_home_gives_one_sentence(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    home = tmp_path / "not-a-folder"
+    home.write_text("x")
+    env = {**__import__("os").environ, "DARKROOM_HOME": str(home)}
+    r = subprocess.run([sys.executable, "-m", "darkroom", "serve"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr + r.stdout
+    assert "DARKROOM_HOME" in r.stderr + r.stdout and str(home) in r.stderr + r.stdout
