@@ -76,3 +76,21 @@ def test_backbone_first_loaded_in_inference_mode_still_backpropagates() -> None:
     x = torch.rand(1, 3, 32, 32, requires_grad=True)
     net.features(x, ["block2"])["block2"].mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_sketch_search_then_style_gradients_in_one_process() -> None:
+    """The daemon runs every op in one process: embedding a sketch must leave the shared
+    backbone usable for style transfer's optimisation."""
+    import numpy as np
+    import torch
+
+    from darkroom.models import load_backbone
+    from darkroom.ops.sketch.embed import embed_sketches
+
+    g = np.ones((64, 64), np.float32)
+    g[20:44, 30:34] = 0.0
+    embed_sketches([g])
+    net = load_backbone("efficientnet_lite0")
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    net.features(x, ["block2"])["block2"].mean().backward()
+    assert x.grad is not None

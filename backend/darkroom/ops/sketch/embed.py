@@ -53,7 +53,10 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchEmbedd
 def _backbone(device: str) -> torch.nn.Module:
     net = load_backbone("efficientnet_lite0", device)
     if device == "cpu":
-        net = net.to(memory_format=torch.channels_last)
+        # The backbone is shared with style transfer, which backpropagates through it:
+        # convert its parameters outside inference mode, or they become inference tensors.
+        with torch.inference_mode(False):
+            net = net.to(memory_format=torch.channels_last)
     return net
 
 
