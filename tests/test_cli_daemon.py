@@ -32,6 +32,16 @@ def _wait_until_up(proc: subprocess.Popen, timeout: float = 60) -> None:  # type
     raise AssertionError("daemon did not answer in time")
 
 
+def _a_new_daemon_comes_up() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_until_up(proc)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
 @pytest.fixture
 def served(darkroom_home: Path):  # type: ignore[no-untyped-def]
     proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
@@ -82,13 +92,7 @@ def test_serve_ping_status_stop(served, darkroom_home) -> None:  # type: ignore[
 def test_sigterm_shuts_down_cleanly_and_a_new_daemon_starts(served, darkroom_home) -> None:  # type: ignore[no-untyped-def]
     served.send_signal(signal.SIGTERM)
     assert served.wait(15) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_until_up(proc)
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    _a_new_daemon_comes_up()
 
 
 def test_stale_files_of_a_killed_daemon_do_not_block(served, darkroom_home) -> None:  # type: ignore[no-untyped-def]
@@ -97,13 +101,7 @@ def test_stale_files_of_a_killed_daemon_do_not_block(served, darkroom_home) -> N
     assert (darkroom_home / "state" / "connection.json").exists()
     r = _cli("ping", "--timeout", "1")
     assert r.returncode == 1 and "does not answer" in r.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_until_up(proc)
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    _a_new_daemon_comes_up()
 
 
 def test_doctor_reports_versions_weights_and_round_trip(darkroom_home) -> None:  # type: ignore[no-untyped-def]
