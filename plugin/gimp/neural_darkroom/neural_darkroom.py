@@ -26,15 +26,11 @@ import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from darkroom_plugin.compat import hide_old_cryptography  # noqa: E402
-from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
-
-hide_old_cryptography()
-
 from darkroom_plugin import MENU_TITLE, jobs  # noqa: E402
 from darkroom_plugin import requests as rq  # noqa: E402
 from darkroom_plugin import settings as st  # noqa: E402
 from darkroom_plugin.pixels import Pixels, add_alpha, babl_format_of, gimp_format  # noqa: E402
+from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 
 PROC_STYLE = "neural-darkroom-style"
 PROC_RELIGHT = "neural-darkroom-relight"

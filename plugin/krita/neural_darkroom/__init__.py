@@ -20,9 +20,6 @@ def _add_vendor() -> None:
 
 _add_vendor()
 
-from darkroom_plugin.compat import hide_old_cryptography  # noqa: E402
-
-hide_old_cryptography()
 
 try:
     from krita import Krita  # noqa: E402
