@@ -31,6 +31,7 @@ from darkroom.config import Paths, paths, pick_device
 from darkroom.errors import (
     AuthError,
     BadRequest,
+    Cancelled,
     DarkroomError,
     Internal,
     ProtocolError,
@@ -312,7 +313,7 @@ class Daemon:
                 raise BadRequest(f"There is no job {job_id!r} of yours to cancel.", field="job")
             removed = self.queue.cancel(job.id, "The job was cancelled.")
             if removed is not None:
-                self._send_job(removed, "error", removed_error())
+                self._send_job(removed, "error", Cancelled("The job was cancelled before it started."))
         elif msg.type == "request":
             self._request(ident, msg)
         else:
@@ -389,12 +390,8 @@ class Daemon:
             log.exception("could not send an error reply")
 
     def _send_job(self, job: Job, kind: str, payload: Any) -> None:
-        """Serialise a job's message (any thread) and send it (main thread only)."""
-        frames = _job_frames(self.session, job, kind, payload)
-        if threading.current_thread() is threading.main_thread() or not self.workers:
-            self._forward([zmq.Frame(job.client), *frames])
-        else:
-            self._push([job.client, *frames])
+        """Send a job's message from the main thread (workers use :meth:`_send_from_worker`)."""
+        self._forward([zmq.Frame(job.client), *_job_frames(self.session, job, kind, payload)])
 
     def _send_from_worker(self, job: Job, kind: str, payload: Any) -> None:
         try:
@@ -413,12 +410,6 @@ class Daemon:
             sock.connect(self._outbox)
             self._local.push = sock
         sock.send_multipart(frames, copy=False)
-
-
-def removed_error() -> DarkroomError:
-    from darkroom.errors import Cancelled
-
-    return Cancelled("The job was cancelled before it started.")
 
 
 def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any]:
