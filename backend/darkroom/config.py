@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def paths() -> Paths:
     except ImportError:  # the plugins' vendored client may lack it
         root = Path.home() / ".neural-darkroom"
         return Paths(root / "config", root / "run", root / "state", root / "cache", root / "data")
-    runtime = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (ssh, containers): its fallback is fine
+        warnings.simplefilter("ignore")
+        runtime = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
     if sys.platform == "darwin" or os.name != "posix":
         # Unix socket paths are short (104 bytes on macOS): keep them in the temp folder.
         runtime = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid() if hasattr(os, 'getuid') else 'user'}"

@@ -29,6 +29,7 @@ class _Bar:
             self.bar = tqdm(total=100, desc=label, unit="%", file=sys.stderr,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
         self.lock = threading.Lock()
+        self.stage = ""
 
     def __call__(self, fraction: float, stage: str = "", preview: np.ndarray | None = None) -> None:
         if self.bar is None:
@@ -37,7 +38,8 @@ class _Bar:
             target = int(round(max(0.0, min(1.0, float(fraction))) * 100))
             if target > self.bar.n:
                 self.bar.update(target - self.bar.n)
-            if stage:
+            if stage and stage != self.stage:  # redraw only when the stage changes
+                self.stage = stage
                 self.bar.set_postfix_str(stage, refresh=True)
 
     def close(self) -> None:
