@@ -49,6 +49,15 @@ class RunningDaemon:
 
         return Client(read_connection_file(self.daemon.paths.connection_file), **kw)
 
+    def raw_socket(self):  # type: ignore[no-untyped-def]
+        """A bare DEALER on the daemon's endpoint: sends whatever frames a test likes."""
+        import zmq
+
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.daemon.endpoint)
+        return sock
+
     def stop(self) -> None:
         self.daemon.stop()
         self.thread.join(10)

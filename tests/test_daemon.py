@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-import zmq
 
 from darkroom.errors import (
     BackendUnavailable,
@@ -145,10 +144,7 @@ def test_queue_limit_answers_busy(make_daemon) -> None:  # type: ignore[no-untyp
 
 def test_garbage_and_forged_messages_are_dropped_and_counted(make_daemon) -> None:  # type: ignore[no-untyped-def]
     d = make_daemon()
-    ctx = zmq.Context.instance()
-    raw = ctx.socket(zmq.DEALER)
-    raw.setsockopt(zmq.LINGER, 0)
-    raw.connect(d.daemon.endpoint)
+    raw = d.raw_socket()
     forged = Session(new_key()).serialize(Message("request", {"op": "daemon.shutdown"}))
     junk = [[b""], [b"x"], [b"a", b"b", b"c"], [os.urandom(64), os.urandom(300)], forged]
     for frames in junk:
@@ -171,9 +167,7 @@ def test_garbage_and_forged_messages_are_dropped_and_counted(make_daemon) -> Non
 
 def test_signed_but_malformed_request_gets_an_error_reply(make_daemon) -> None:  # type: ignore[no-untyped-def]
     d = make_daemon()
-    raw = zmq.Context.instance().socket(zmq.DEALER)
-    raw.setsockopt(zmq.LINGER, 0)
-    raw.connect(d.daemon.endpoint)
+    raw = d.raw_socket()
     s = Session(d.daemon.key)
     hb = b'{"v": 1, "type": "request", "id": "0123456789abcdef", "ts": 1e18}'
     raw.send_multipart([s.sign(hb), hb])  # signed, but outside the replay window: dropped

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,10 +21,7 @@ frames = st.lists(st.binary(max_size=256), min_size=0, max_size=6)
 
 def test_daemon_survives_random_frames(make_daemon) -> None:  # type: ignore[no-untyped-def]
     d = make_daemon()
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(d.daemon.endpoint)
+    sock = d.raw_socket()
     sent = [0]
 
     @settings(max_examples=300, deadline=None,
