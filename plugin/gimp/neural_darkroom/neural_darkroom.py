@@ -205,12 +205,18 @@ def style(image, content, config):
         preserve_colors=config.get_property("preserve-colors"),
         content_labels=read_drawable(image, cl) if cl else None,
         style_labels=read_drawable(image, sl) if sl else None)
+    return _run_into_layer(image, req, content)
+
+
+def _run_into_layer(image, req, anchor) -> str:
+    """Run ``req``; add its first image as one undoable layer above ``anchor``. Returns the
+    error sentence, or "" on success."""
     out = run_request(req)
     if not out.ok:
         return out.error
     image.undo_group_start()
     try:
-        add_layer(image, out.images[0], req.result_name, *_above(image, content))
+        add_layer(image, out.images[0], req.result_name, *_above(image, anchor))
     finally:
         image.undo_group_end()
     return ""
@@ -226,15 +232,7 @@ def relight(image, active, config):
     lights = rq.parse_lights(config.get_property("lights"))
     req = rq.relight_request(stack, lights, quality=config.get_property("quality"),
                              group_name=group.get_name())
-    out = run_request(req)
-    if not out.ok:
-        return out.error
-    image.undo_group_start()
-    try:
-        add_layer(image, out.images[0], req.result_name, *_above(image, group))
-    finally:
-        image.undo_group_end()
-    return ""
+    return _run_into_layer(image, req, group)
 
 
 def sketch(image, active, config):
