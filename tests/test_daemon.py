@@ -92,7 +92,7 @@ def test_cancel_running_and_queued_jobs(make_daemon) -> None:  # type: ignore[no
         for job in (running, queued):
             with pytest.raises(Cancelled):
                 job.wait(timeout=10)
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 1.0  # issue 7: cancel is honoured within 1 s
         st = c.status()
     assert st["queue"]["cancelled"] == 2 and st["queue"]["running"] == 0
 

@@ -80,8 +80,12 @@ def run_remote(
     op: str, images: list[Image], params: dict[str, Any], progress: Any = None
 ) -> Result:
     """Run ``op`` through the daemon (started if needed); Ctrl-C cancels the job there."""
+    from pathlib import Path
+
     from darkroom.client import Client, WireImage
 
+    # The daemon's working folder is not ours: send path parameters absolute.
+    params = registry.absolute_paths(registry.get(op), params, Path.cwd())
     wire = [
         WireImage.from_numpy(im.pixels, role=im.role, name=im.name,
                              offset=tuple(int(v) for v in im.offset), colorspace=im.colorspace)

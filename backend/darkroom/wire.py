@@ -182,6 +182,20 @@ def _digest(alg: str, data: Any) -> str:
     return hashlib.sha256(buf).hexdigest()
 
 
+def _no_constant(name: str) -> float:
+    """Python's json reads ``NaN`` and ``Infinity``, which JSON itself does not have: refuse
+    them before any parameter check has to think about non-finite numbers."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    """``1e999`` parses to infinity: refuse it like ``Infinity``."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} overflows")
+    return value
+
+
 def _depth(obj: Any, limit: int, depth: int = 0) -> int:
     if depth > limit:
         return depth
@@ -292,9 +306,11 @@ class Session:
         if not hmac.compare_digest(sig, self.sign(hb_bytes)):
             raise AuthError("Bad or missing signature.")
         try:
-            header = json.loads(hb_bytes.decode("utf-8"))
+            header = json.loads(hb_bytes.decode("utf-8"), parse_constant=_no_constant,
+                                parse_float=_finite_float)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise ProtocolError(f"The header is not valid JSON ({type(e).__name__}).") from None
+            why = str(e)[:100] if isinstance(e, ValueError) else type(e).__name__
+            raise ProtocolError(f"The header is not valid JSON ({why}).") from None
         if not isinstance(header, dict):
             raise ProtocolError("The header must be a JSON object.")
         self._check_replay(header)

@@ -23,9 +23,14 @@ from darkroom.ops.registry import CancelledFn, Image, Param, ProgressFn, Result,
 def echo(images: list[Image], params: dict[str, Any], progress: ProgressFn,
          cancelled: CancelledFn) -> Result:
     steps = 20 if params["delay"] > 0 else 0
+    start = time.monotonic()
     for i in range(steps):
-        check_cancel(cancelled)
-        time.sleep(params["delay"] / steps)
+        # Sleep in short slices: a cancel must be honoured within well under a second
+        # whatever the delay (the hardening tests hold the daemon to 1 s).
+        until = start + params["delay"] * (i + 1) / steps
+        while (left := until - time.monotonic()) > 0:
+            check_cancel(cancelled)
+            time.sleep(min(left, 0.02))
         progress((i + 1) / steps, "waiting")
     check_cancel(cancelled)
     out = [Image(im.pixels, role="result", name=im.name, offset=im.offset,

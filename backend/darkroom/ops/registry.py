@@ -27,16 +27,20 @@ Op families register themselves when their ``darkroom.ops.<family>.op`` module i
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import importlib
 import logging
 import math
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from darkroom.errors import InvalidInput, InvalidParameter, UnknownOp
+from darkroom.errors import InvalidInput, InvalidParameter, NotFound, UnknownOp
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,10 @@ class Param:
 
     ``kind`` is one of ``int float bool str list dict``. ``minimum``/``maximum`` bound numbers
     (inclusive); ``choices`` restricts strings; ``required`` parameters have no default.
+
+    ``path`` marks a ``str`` (or a ``list`` of strings) as file-system paths, checked before
+    the op runs (see :data:`PATH_KINDS`): requests come from other processes, possibly other
+    machines, so a path is never trusted just because it is a string.
     """
 
     name: str
@@ -111,10 +119,13 @@ class Param:
     maximum: float | None = None
     choices: Sequence[Any] | None = None
     required: bool = False
+    path: str | None = None  #: one of PATH_KINDS, or None for plain values
 
-    def validate(self, value: Any) -> Any:
-        """Return the value (ints widened to float for float params) or raise
-        :class:`InvalidParameter` naming this parameter."""
+    def validate(self, value: Any, cwd: Path | None = None) -> Any:
+        """Return the value (ints widened to float for float params, paths made absolute) or
+        raise :class:`InvalidParameter` naming this parameter (:class:`NotFound` for a path
+        that does not exist). ``cwd`` resolves relative paths (in-process runs); without it
+        they are refused, since the daemon's working folder is not the client's."""
         types = _TYPES[self.kind]
         # bool is an int in Python; refuse it where a number is meant, and vice versa.
         if isinstance(value, bool) and self.kind != "bool":
@@ -134,7 +145,51 @@ class Param:
             raise self._bad(f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
         if self.kind == "list":
             value = list(value)
+        if self.path is not None:
+            if self.kind == "list":
+                if len(value) > MAX_PATHS:
+                    raise self._bad(f"takes at most {MAX_PATHS} paths")
+                value = [self._check_path(v, cwd) for v in value]
+            elif value != "" or self.required:  # "" means "the default" for optional paths
+                value = self._check_path(value, cwd)
         return value
+
+    def _check_path(self, value: Any, cwd: Path | None) -> str:
+        """One path: a string without NUL or control characters, absolute (or made absolute
+        with ``cwd``), of the kind this parameter wants. Returns it absolute, ``~`` expanded."""
+        if not isinstance(value, str) or not value:
+            raise self._bad("must hold non-empty path strings")
+        if len(value) > MAX_PATH_CHARS or any(ord(ch) < 32 for ch in value):
+            raise self._bad("is not a usable path (too long, or it holds control characters)")
+        p = Path(value).expanduser()
+        if not p.is_absolute():
+            if cwd is None:
+                raise self._bad(f"must be an absolute path; got '{value}'")
+            p = cwd / p
+        shown = _shown(p)
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            if self.path == "new_file":
+                if p.parent.is_dir():
+                    return str(p)
+                raise NotFound(f"The folder '{_shown(p.parent)}' for '{self.name}' does not "
+                               "exist.", field=self.name) from None
+            what = "folder" if self.path == "dir" else "file"
+            raise NotFound(f"The {what} '{shown}' given for '{self.name}' does not exist.",
+                           field=self.name) from None
+        except OSError as e:
+            raise self._bad(f"names '{shown}', which cannot be used ({e.strerror})") from None
+        if self.path == "dir":
+            if not stat.S_ISDIR(st.st_mode):
+                raise self._bad(f"must be a folder; '{shown}' is not one")
+            return str(p)
+        # Regular files only: a FIFO or device would block a worker forever on open().
+        if not stat.S_ISREG(st.st_mode):
+            raise self._bad(f"must be a regular file; '{shown}' is not one")
+        if not os.access(p, os.R_OK):
+            raise self._bad(f"names '{shown}', which this user cannot read")
+        return str(p)
 
     def _bad(self, why: str) -> InvalidParameter:
         return InvalidParameter(f"Parameter '{self.name}' {why}.", field=self.name)
@@ -148,6 +203,8 @@ class Param:
                 d[k] = getattr(self, k)
         if self.choices is not None:
             d["choices"] = list(self.choices)
+        if self.path is not None:
+            d["path"] = self.path
         return d
 
 
@@ -161,8 +218,9 @@ class OpSpec:
     min_images: int = 0
     max_images: int | None = None
 
-    def validate_params(self, params: Any) -> dict[str, Any]:
-        """Check ``params`` against the schema; fill defaults. Unknown names are errors."""
+    def validate_params(self, params: Any, cwd: Path | None = None) -> dict[str, Any]:
+        """Check ``params`` against the schema; fill defaults. Unknown names are errors.
+        ``cwd``: resolve relative paths against it (in-process runs only)."""
         if params is None:
             params = {}
         if not isinstance(params, dict):
@@ -171,14 +229,14 @@ class OpSpec:
         for name in params:
             if name not in known:
                 raise InvalidParameter(
-                    f"Op '{self.name}' has no parameter '{name}' "
+                    f"Op '{self.name}' has no parameter '{str(name)[:80]}' "
                     f"(it takes: {', '.join(known) or 'none'}).",
                     field=str(name),
                 )
         out: dict[str, Any] = {}
         for p in self.params:
             if p.name in params:
-                out[p.name] = p.validate(params[p.name])
+                out[p.name] = p.validate(params[p.name], cwd)
             elif p.required:
                 raise InvalidParameter(f"Parameter '{p.name}' is required.", field=p.name)
             else:
@@ -225,6 +283,37 @@ def current_device() -> str:
     return dev
 
 
+#: Path kinds: ``file`` an existing readable regular file; ``dir`` an existing folder;
+#: ``new_file`` a regular file or a new name in an existing folder (an index to create).
+PATH_KINDS = ("file", "dir", "new_file")
+MAX_PATHS = 256  #: paths in one list parameter
+MAX_PATH_CHARS = 4096
+#: Parameters that are paths by name even where their op declares a plain ``str`` (the style
+#: ops' backbone ``weights`` file): one rule here instead of a check in every op.
+PATH_BY_NAME: dict[str, str] = {"weights": "file"}
+
+
+def _shown(p: Path) -> str:
+    """A path for an error sentence, cut short (errors echo what the client sent)."""
+    s = str(p)
+    return s if len(s) <= 200 else s[:100] + "…" + s[-60:]
+
+
+def absolute_paths(spec: OpSpec, params: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    """Make an op's relative path parameters absolute against ``cwd`` (the CLI does this
+    before sending a request to the daemon, whose working folder is elsewhere)."""
+    out = dict(params)
+    for p in spec.params:
+        v = out.get(p.name)
+        if p.path is None or v in (None, ""):
+            continue
+        if isinstance(v, str):
+            out[p.name] = str(cwd / Path(v).expanduser())
+        elif isinstance(v, (list, tuple)):
+            out[p.name] = [str(cwd / Path(x).expanduser()) if isinstance(x, str) else x for x in v]
+    return out
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 _loaded = False
 
@@ -240,8 +329,16 @@ def register(
 ) -> Callable[[OpFn], OpFn]:
     """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``)."""
 
+    checked = []
+    for p in params:
+        if p.path is None and p.kind == "str" and p.name in PATH_BY_NAME:
+            p = dataclasses.replace(p, path=PATH_BY_NAME[p.name])
+        if p.path is not None and (p.path not in PATH_KINDS or p.kind not in ("str", "list")):
+            raise ValueError(f"op {name}: parameter {p.name} has a bad path kind {p.path!r}")
+        checked.append(p)
+
     def deco(fn: OpFn) -> OpFn:
-        _REGISTRY[name] = OpSpec(name, fn, tuple(params), help, inputs, min_images, max_images)
+        _REGISTRY[name] = OpSpec(name, fn, tuple(checked), help, inputs, min_images, max_images)
         return fn
 
     return deco
@@ -269,8 +366,10 @@ def load_all() -> dict[str, OpSpec]:
 def get(name: Any) -> OpSpec:
     ops = load_all()
     if not isinstance(name, str) or name not in ops:
+        shown = repr(name)
+        shown = shown if len(shown) <= 80 else shown[:80] + "…"  # errors echo what was sent
         raise UnknownOp(
-            f"There is no op named {name!r}. Known ops: {', '.join(sorted(ops))}.", field="op"
+            f"There is no op named {shown}. Known ops: {', '.join(sorted(ops))}.", field="op"
         )
     return ops[name]
 
@@ -300,7 +399,7 @@ def run(
 ) -> Result:
     """Validate and run an op in this process (the CLI's local path, tests)."""
     spec = get(name)
-    p = spec.validate_params(params or {})
+    p = spec.validate_params(params or {}, cwd=Path.cwd())
     spec.validate_images(images)
     return spec.fn(
         images,

@@ -109,7 +109,9 @@ def walk_photos(folders: list[str]) -> list[Path]:
         for dirpath, dirnames, filenames in os.walk(root.resolve()):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             for n in filenames:
-                if n.lower().endswith(SUFFIXES) and not n.startswith("."):
+                # Regular files only: opening a FIFO named like a photo would block forever.
+                if n.lower().endswith(SUFFIXES) and not n.startswith(".") \
+                        and (Path(dirpath) / n).is_file():
                     out.add(Path(dirpath) / n)
     return sorted(out)
 

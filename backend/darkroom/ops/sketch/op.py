@@ -34,8 +34,10 @@ def _index_path(p: str) -> str:
     "sketch.index",
     help="Index photo folders for sketch search (incremental; re-run after adding photos).",
     params=[
-        Param("folders", "list", required=True, help="photo folders to index (recursively)"),
-        Param("index", "str", default="", help="index file; empty = the default index"),
+        Param("folders", "list", required=True, help="photo folders to index (recursively)",
+              path="dir"),
+        Param("index", "str", default="", help="index file; empty = the default index",
+              path="new_file"),
     ],
     inputs="none",
     min_images=0,
@@ -90,7 +92,8 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
     help="Find the photos in the index that best match a sketch.",
     params=[
         Param("k", "int", default=10, minimum=1, maximum=50, help="how many photos to return"),
-        Param("index", "str", default="", help="index file; empty = the default index"),
+        Param("index", "str", default="", help="index file; empty = the default index",
+              path="new_file"),
         Param("size", "int", default=512, minimum=32, maximum=4096,
               help="longest side of the returned photos, px"),
         Param("return_images", "bool", default=True, help="return the photos as images"),
