@@ -80,6 +80,13 @@ class NotFound(DarkroomError):
     code = "not_found"
 
 
+class StorageError(DarkroomError):
+    """A file the backend must write (index, cache, log) cannot be written: disk full, quota,
+    read-only or unwritable folder. What was there before is left intact."""
+
+    code = "storage"
+
+
 class Busy(DarkroomError):
     """The queue is full; try again later."""
 

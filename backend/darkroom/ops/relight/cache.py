@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from darkroom.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +69,54 @@ def remember(key: str, state: dict[str, Any]) -> None:
         _MEMORY.popitem(last=False)
 
 
+#: Temporary files older than this are leftovers of a killed process (a save takes seconds).
+STALE_TEMP_S = 3600.0
+
+
 def save(key: str, state: dict[str, Any]) -> Path:
-    """Write atomically (temp file + ``os.replace``) and keep in memory; returns the path."""
+    """Write atomically and keep in memory; returns the path.
+
+    The bytes go to a temporary name, are flushed to disk (``fsync``), then renamed over the
+    final name (``os.replace`` is atomic): a process killed at any moment leaves either the
+    old file or the new one, never half of one. A full disk or an unwritable cache folder
+    raises :class:`StorageError` (a sentence) and leaves no temporary file behind; the model
+    stays in memory, so the next request in this process does not train again.
+    """
+    remember(key, state)
     d = folder()
-    d.mkdir(parents=True, exist_ok=True)
     p = d / f"{key}.pt"
     tmp = d / f".{key}.pt.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, p)
-    remember(key, state)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        log.warning("could not save relighting model %s: %s", p, e)
+        reason = getattr(e, "strerror", None) or "the write failed"
+        raise StorageError(
+            f"The relighting model was trained but cannot be saved in '{d}' ({reason}): free "
+            "some disk space or make DARKROOM_HOME writable. It is kept in memory until the "
+            "backend stops.") from None
+    _sweep_temp(d)
     return p
+
+
+def _sweep_temp(d: Path) -> None:
+    """Delete temporary files that killed processes left behind (they are never read)."""
+    now = time.time()
+    for t in d.glob(".*.pt.tmp*"):
+        try:
+            if now - t.stat().st_mtime > STALE_TEMP_S:
+                t.unlink()
+        except OSError:
+            pass
 
 
 def forget_memory() -> None:

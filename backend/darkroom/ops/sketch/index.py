@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from darkroom.errors import InvalidInput, NotFound
+from darkroom.errors import InvalidInput, NotFound, StorageError
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 THUMB = 128
@@ -75,18 +75,44 @@ def connect(path: str | os.PathLike[str], *, create: bool = False) -> Iterator[s
     p = Path(path)
     if not create and not p.is_file():
         raise NotFound(f"There is no sketch index at '{p}': index a photo folder first.")
-    p.parent.mkdir(parents=True, exist_ok=True)
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(str(p), timeout=30.0)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: atomic, durable at checkpoints
-        con.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as e:
-        raise InvalidInput(f"'{p.name}' is not a sketch index (or it is damaged): {e}.") from e
+    except (OSError, sqlite3.Error) as e:
+        raise _storage(p, e) from None
     try:
-        yield con
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: atomic, durable at checkpoints
+            con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            if _is_storage(e):
+                raise _storage(p, e) from None
+            raise InvalidInput(f"'{p.name}' is not a sketch index (or it is damaged): {e}.") from e
+        try:
+            yield con
+        except sqlite3.OperationalError as e:
+            # Every write is one transaction: a failed one is rolled back by SQLite, so the
+            # index keeps what earlier batches committed.
+            if _is_storage(e):
+                raise _storage(p, e) from None
+            raise
     finally:
         con.close()
+
+
+def _is_storage(e: BaseException) -> bool:
+    """SQLite's words for 'the file system refused': full disk, quota, file size limit
+    (reported as an I/O error), read-only file or folder, cannot open."""
+    text = str(e).lower()
+    return any(w in text for w in ("full", "i/o", "readonly", "read-only", "unable to open"))
+
+
+def _storage(p: Path, e: BaseException) -> StorageError:
+    reason = getattr(e, "strerror", None) or str(e)
+    return StorageError(
+        f"Cannot write the sketch index '{p}' ({reason}): free some disk space or make the "
+        "folder writable, or choose another index file. Photos indexed so far are kept.")
 
 
 def file_hash(path: str | os.PathLike[str]) -> str:
