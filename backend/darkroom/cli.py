@@ -21,7 +21,7 @@ from darkroom.errors import Cancelled, DarkroomError
 OP_FAMILIES = ("style", "relight", "sketch")
 
 
-DAEMON_COMMANDS = ("serve", "stop", "status", "ping", "doctor")
+DAEMON_COMMANDS = ("serve", "stop", "status", "ping", "doctor", "keys")
 
 
 def build_parser(with_ops: bool = True) -> argparse.ArgumentParser:

@@ -98,6 +98,7 @@ class Client:
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.endpoint = str(info["endpoint"])
+        self.curve = info.get("curve")  #: CurveZMQ keys (remote studio mode) or None
         self.session = Session(str(info["key"]).encode("ascii"), limits=limits)
         self.timeout = timeout
         self.retries = retries
@@ -105,6 +106,7 @@ class Client:
         self.identity = uuid.uuid4().hex.encode()
         self.ctx = zmq.Context.instance()
         self.sock: zmq.Socket | None = None
+        self._monitor: zmq.Socket | None = None
         self._inbox: dict[str, collections.deque[Message]] = collections.defaultdict(
             collections.deque
         )
@@ -125,7 +127,13 @@ class Client:
         **kw: Any,
     ) -> Client:
         """Connect to the running daemon (and check it answers). With ``autostart``, start
-        one when none answers and wait up to ``start_timeout`` seconds for it."""
+        one when none answers and wait up to ``start_timeout`` seconds for it.
+
+        The connection file is ``connection_file``, else ``$DARKROOM_CONNECTION`` (a remote
+        daemon's file: never autostarted here), else the local daemon's."""
+        if not connection_file and os.environ.get("DARKROOM_CONNECTION"):
+            connection_file = os.environ["DARKROOM_CONNECTION"]
+            autostart = False  # a remote daemon is not ours to start
         path = Path(connection_file) if connection_file else paths().connection_file
         try:
             client = cls(read_connection_file(path), timeout=timeout, **kw)
@@ -167,17 +175,41 @@ class Client:
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.IDENTITY, self.identity)
+        if self.curve is not None:
+            try:
+                from darkroom.remote import secure_client
+            except ImportError:  # pragma: no cover - a plugin copy without remote.py
+                raise BackendUnavailable("This copy of the plugin cannot use remote studio "
+                                         "mode; reinstall it with 'python install.py'.") from None
+            secure_client(self.sock, self.curve)
+            # A refused key shows only as a failed handshake: watch for it, to say so.
+            self._monitor = self.sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
         self.sock.connect(self.endpoint)
 
     def _reopen(self) -> None:
-        if self.sock is not None:
-            self.sock.close(linger=0)
+        self.close()
         self._open()
 
     def close(self) -> None:
+        if self._monitor is not None:
+            if self.sock is not None:
+                self.sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         if self.sock is not None:
             self.sock.close(linger=0)
             self.sock = None
+
+    def _refused(self) -> bool:
+        """Did the CurveZMQ handshake fail (unknown or wrong key)?"""
+        mon = self._monitor
+        refused = False
+        while mon is not None and mon.poll(0):
+            mon.recv_multipart()
+            refused = True
+        return refused
 
     def __enter__(self) -> Client:
         return self
@@ -193,9 +225,20 @@ class Client:
         for _attempt in range(max(1, self.retries)):
             msg = Message("ping")
             self._send(msg)
-            reply = self._wait_for(msg.id, time.monotonic() + t / max(1, self.retries))
+            until = time.monotonic() + t / max(1, self.retries)
+            reply = None
+            while reply is None and time.monotonic() < until:
+                # Short slices: a refused CurveZMQ key is known at once, no need to time out.
+                reply = self._wait_for(msg.id, min(until, time.monotonic() + 0.2))
+                if reply is None and self._monitor is not None and self._monitor.poll(0):
+                    break
             if reply is not None:
                 return self._unwrap(reply).meta
+            if self._refused():
+                raise BackendUnavailable(
+                    f"The backend at {self.endpoint} refused this machine's key (remote studio "
+                    "mode): ask its owner to run 'darkroom keys --client NAME' and use the "
+                    "connection file that makes.")
             self._reopen()
         raise BackendUnavailable(
             f"The Neural Darkroom backend does not answer at {self.endpoint}. "
@@ -222,6 +265,41 @@ class Client:
         """Submit and wait (no progress)."""
         return self.submit(op, images, params).wait(timeout)
 
+    def as_completed(self, jobs: list[Job], timeout: float | None = None) -> Iterator[Job]:
+        """Yield ``jobs`` as their result or error arrives (arrival order), each once; its
+        :attr:`Job.final` holds the final event. For a batch submitted without waiting:
+        progress is skipped, heartbeats keep the daemon from cancelling a patient client.
+        ``timeout`` bounds the whole batch (:class:`BackendUnavailable` after it)."""
+        pending = {j.id: j for j in jobs if j.final is None}
+        for j in jobs:
+            if j.final is not None:
+                yield j
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_heard = time.monotonic()
+        while pending:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                raise BackendUnavailable(f"Gave up waiting for {len(pending)} job(s).")
+            if now - self._last_ping > self.heartbeat:
+                ping = Message("ping")
+                self._heartbeats.add(ping.id)
+                self._send(ping)
+            if self._recv(now + 0.25):
+                last_heard = time.monotonic()
+            elif time.monotonic() - max(last_heard, self._last_heard) > self.timeout:
+                raise BackendUnavailable("The backend stopped answering while running the jobs.")
+            for jid in [k for k in pending if k in self._inbox]:
+                q = self._inbox[jid]
+                while q:
+                    msg = q.popleft()
+                    if msg.type in ("result", "error"):
+                        job = pending.pop(jid)
+                        job.final = self._unwrap(msg)
+                        q.clear()
+                        yield job
+                        break
+                self._inbox.pop(jid, None)
+
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, op: str) -> dict[str, Any]:
         msg = Message("request", {"op": op, "params": {}})
@@ -229,7 +307,10 @@ class Client:
         reply = self._wait_for(msg.id, time.monotonic() + self.timeout)
         if reply is None:
             raise BackendUnavailable(f"The backend did not answer '{op}' within {self.timeout} s.")
-        return self._unwrap(reply).meta
+        ev = self._unwrap(reply)
+        if ev.error is not None:  # e.g. a remote client asking to stop the daemon
+            raise ev.error
+        return ev.meta
 
     def _send(self, msg: Message) -> None:
         if self.sock is None:

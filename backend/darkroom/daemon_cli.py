@@ -31,7 +31,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queued", type=int, default=32, help="jobs waiting before 'busy'")
     p.add_argument("--client-timeout", type=float, default=60.0,
                    help="seconds of client silence before its jobs are cancelled")
+    p.add_argument("--curve", action="store_true",
+                   help="remote studio mode: CurveZMQ encryption and a key allow-list "
+                   "(with --bind tcp://HOST:PORT; see 'darkroom keys')")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("keys", help="remote studio mode: the server key and client keys")
+    p.add_argument("--client", metavar="NAME",
+                   help="make a key pair for client NAME, allow it, and write its connection file")
+    p.add_argument("--endpoint", metavar="tcp://HOST:PORT",
+                   help="where NAME reaches this daemon (default: this host's name, port 5555)")
+    p.add_argument("--revoke", metavar="NAME", help="remove NAME from the allow-list")
+    p.set_defaults(func=_keys)
 
     p = sub.add_parser("stop", help="stop the running daemon")
     p.add_argument("--timeout", type=float, default=10.0)
@@ -53,13 +64,42 @@ def _serve(args: argparse.Namespace) -> int:
     from darkroom.server import ServerConfig, serve
 
     cfg = ServerConfig(device=args.device, bind=args.bind, allow_remote=args.allow_remote,
-                       max_queued=args.max_queued, client_timeout=args.client_timeout)
+                       max_queued=args.max_queued, client_timeout=args.client_timeout,
+                       curve=args.curve)
 
     def ready(d: Any) -> None:
         print(f"darkroom: serving on {d.endpoint} (devices: {', '.join(d.devices)}; "
               f"log: {d.paths.log_file})", file=sys.stderr, flush=True)
 
     serve(cfg, debug=args.debug, ready=ready)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    import socket
+
+    from darkroom import remote
+
+    where = paths().ensure()
+    if args.revoke:
+        if not remote.revoke_client(where, args.revoke):
+            print(f"darkroom: no client named {args.revoke!r} is allowed.", file=sys.stderr)
+            return 1
+        print(f"darkroom: {args.revoke} can no longer connect (from its next connection).")
+        return 0
+    public, _ = remote.server_keys(where)
+    d = remote.folder(where)
+    if args.client:
+        endpoint = args.endpoint or f"tcp://{socket.gethostname()}:5555"
+        out = remote.add_client(where, args.client, endpoint)
+        print(f"darkroom: client {args.client} is allowed; its connection file is {out}")
+        print(f"  copy it to {args.client}'s machine over a trusted channel (it holds secrets),")
+        print("  delete it here, and there run: DARKROOM_CONNECTION=/path/to/that/file darkroom ping")
+        return 0
+    print(f"server public key  {public.decode('ascii')}")
+    print(f"key folder         {d} (secrets 0600)")
+    allowed = sorted(p.stem for p in (d / "clients").glob("*.key"))
+    print(f"allowed clients    {', '.join(allowed) or '(none yet: darkroom keys --client NAME)'}")
     return 0
 
 
@@ -132,6 +172,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"queue        {q['queued']} waiting, {q['running']} running")
     print(f"jobs         {q['done']} done, {q['failed']} failed, {q['cancelled']} cancelled")
     print(f"rejected     {st['rejected']} unsigned/malformed messages; {st['errors']} error replies")
+    if st.get("curve"):
+        print(f"remote       CurveZMQ on; {st.get('refused_keys', 0)} unknown keys refused")
     print(f"log          {st['log']}")
     return 0
 

@@ -64,6 +64,7 @@ class ServerConfig:
     max_queued: int = 32
     client_timeout: float = 60.0  #: seconds of silence before a client's jobs are cancelled
     limits: Limits = field(default_factory=Limits)
+    curve: bool = False  #: remote studio mode: CurveZMQ + ZAP allow-list (see darkroom.remote)
 
 
 class AlreadyRunning(DarkroomError):
@@ -74,9 +75,16 @@ class Daemon:
     def __init__(self, config: ServerConfig | None = None, where: Paths | None = None) -> None:
         self.config = config or ServerConfig()
         self.paths = (where or paths()).ensure()
-        self.key = new_key()
-        self.session = Session(self.key, limits=self.config.limits)
         self.ctx = zmq.Context()
+        self.curve: Any = None  #: a darkroom.remote.CurveServer in remote studio mode
+        if self.config.curve:
+            from darkroom import remote
+
+            # Persistent in remote mode: the files handed to clients must outlive restarts.
+            self.key = remote.session_key(self.paths)
+        else:
+            self.key = new_key()
+        self.session = Session(self.key, limits=self.config.limits)
         self.queue = JobQueue(self.config.max_queued)
         self.devices = _devices(self.config.device)
         self.workers: list[Worker] = []
@@ -90,13 +98,21 @@ class Daemon:
         self._local = threading.local()
         self._outbox = f"inproc://outbox-{id(self)}"
         self._socket_file: str | None = None
+        self._peer = b""  #: CurveZMQ public key of the message being handled (remote mode)
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Lock, bind, write the connection file, start workers (does not block)."""
         self._acquire_lock()
         try:
+            if self.config.curve:
+                self._check_curve_bind()
+                from darkroom import remote
+
+                self.curve = remote.CurveServer(self.ctx, self.paths)
             self.router = self.ctx.socket(zmq.ROUTER)
+            if self.curve is not None:
+                self.curve.secure(self.router)
             self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unknown peer -> error, not drop
             self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps jobs
             self.router.setsockopt(zmq.LINGER, 0)
@@ -104,18 +120,20 @@ class Daemon:
             self.endpoint = self._bind()
             self.pull = self.ctx.socket(zmq.PULL)
             self.pull.bind(self._outbox)
-            write_connection_file(
-                self.paths.connection_file,
-                {
-                    "endpoint": self.endpoint,
-                    "key": self.key.decode("ascii"),
-                    "signature_scheme": "hmac-sha256",
-                    "protocol": PROTOCOL_VERSION,
-                    "pid": os.getpid(),
-                    "version": __version__,
-                },
-            )
+            info: dict[str, Any] = {
+                "endpoint": self.endpoint,
+                "key": self.key.decode("ascii"),
+                "signature_scheme": "hmac-sha256",
+                "protocol": PROTOCOL_VERSION,
+                "pid": os.getpid(),
+                "version": __version__,
+            }
+            if self.curve is not None:
+                info["curve"] = self.curve.local_client()
+            write_connection_file(self.paths.connection_file, info)
         except BaseException:
+            if self.curve is not None:
+                self.curve.stop()
             self._release_lock()
             raise
         for dev in self.devices:
@@ -149,6 +167,8 @@ class Daemon:
             s = getattr(self, sock, None)
             if s is not None:
                 s.close(linger=0)
+        if self.curve is not None:
+            self.curve.stop()
         self.ctx.term()
         try:
             info = read_connection_file(self.paths.connection_file)
@@ -194,6 +214,9 @@ class Daemon:
             )
         if not loopback:
             log.warning("listening on %s: reachable from other machines", host)
+            if self.curve is None:
+                log.warning("without --curve, anyone who can read the traffic on the network "
+                            "sees the images and the key; use --curve for remote studio mode")
         if host == "[::1]":
             self.router.setsockopt(zmq.IPV6, 1)
         if port in ("", "*", "0"):
@@ -201,6 +224,12 @@ class Daemon:
         else:
             self.router.bind(f"tcp://{host}:{port}")
         return f"tcp://{host}:{port}"
+
+    def _check_curve_bind(self) -> None:
+        """Remote studio mode is for TCP; refuse a combination that would silently not be it."""
+        bind = self.config.bind or ""
+        if not bind.startswith("tcp"):
+            raise BadRequest("--curve (remote studio mode) needs --bind tcp://HOST:PORT.")
 
     def _acquire_lock(self) -> None:
         lock_path = self.paths.state / "daemon.lock"
@@ -291,6 +320,11 @@ class Daemon:
             log.exception("undecodable message")
             return
         self.last_seen[ident] = time.monotonic()
+        if self.curve is not None:  # the client's public key, as ZAP accepted it
+            try:
+                self._peer = frames[1].get("User-Id").encode("ascii")
+            except Exception:
+                self._peer = b""
         try:
             self._dispatch(ident, msg)
         except DarkroomError as e:
@@ -341,6 +375,9 @@ class Daemon:
         elif op == "daemon.ops":
             meta = {"ops": [s.describe() for s in registry.load_all().values()]}
         else:
+            if self.curve is not None and self._peer != self.curve.local_public:
+                raise BadRequest("Only the server's own user can stop it (remote clients "
+                                 "cannot).")
             meta = {"stopping": True}
             self._stop.set()
         self._reply(ident, Message("result", {"job": msg.id, "meta": meta}), msg.digest_alg)
@@ -357,6 +394,8 @@ class Daemon:
             "queue": self.queue.snapshot(),
             "rejected": self.rejected,
             "errors": self.errors,
+            "curve": self.curve is not None,
+            "refused_keys": self.curve.allow.refused if self.curve is not None else 0,
             "clients": len(self.last_seen),
             "log": str(self.paths.log_file),
         }
