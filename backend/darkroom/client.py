@@ -282,8 +282,8 @@ class Client:
                 raise BackendUnavailable(f"Gave up waiting for {len(pending)} job(s).")
             if now - self._last_ping > self.heartbeat:
                 ping = Message("ping")
-                self._heartbeats.add(ping.id)
                 self._send(ping)
+                self._heartbeats.add(ping.id)
             if self._recv(now + 0.25):
                 last_heard = time.monotonic()
             elif time.monotonic() - max(last_heard, self._last_heard) > self.timeout:
@@ -359,8 +359,8 @@ class Client:
             # not talking.
             if now - self._last_ping > self.heartbeat:
                 ping = Message("ping")
+                self._send(ping)  # the id is assigned when the message is serialised
                 self._heartbeats.add(ping.id)
-                self._send(ping)
             msg = self._wait_for(job, now + 0.25 if deadline is None else min(now + 0.25, deadline))
             if msg is not None:
                 return self._unwrap(msg)
