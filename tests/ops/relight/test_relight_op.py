@@ -28,7 +28,7 @@ def test_render_shape_name_and_linear_encoding(tiny: Path, make_layers) -> None:
     assert out.pixels.shape == (24, 24, 3) and out.pixels.dtype == np.float32
     assert out.name == "Relit: 1 light" and out.role == "result" and out.colorspace == "linear"
     assert out.pixels.min() >= 0 and out.pixels.mean() > 0.01
-    assert res.meta["warnings"] == [] and res.meta["training"]["networks"] == 2
+    assert res.meta["warnings"] == [] and res.meta["training"]["members"] == 2
 
 
 def test_captured_light_reproduces_captured_image(tiny: Path, make_layers) -> None:
@@ -154,8 +154,9 @@ def test_cache_files_hold_only_tensors(tiny: Path, make_layers) -> None:
 
     key = registry.run("relight.train", make_layers(), DRAFT).meta["cache_key"]
     state = torch.load(tiny / "cache" / "relight" / f"{key}.pt", weights_only=True)
-    assert len(state["nets"]) == network.QUALITY["draft"][0]
-    assert state["stats"]["steps"] == network.QUALITY["draft"][1]
+    assert state["version"] == network.VERSION
+    assert len(state["labels"]) == network.QUALITY["draft"].members
+    assert state["stats"]["steps"] == network.QUALITY["draft"].steps
 
 
 def test_cancel_stops_rendering(tiny: Path, make_layers) -> None:

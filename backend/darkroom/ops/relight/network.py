@@ -9,25 +9,38 @@ Method, following the paper's sections:
   columns. We learn ``Φ`` from the N captured columns and evaluate it anywhere.
 * **Network input** (Sec. 4): the pixel's coordinates, the light's coordinates and the pixel's
   value in the stack's *average image*, which carries texture the network need not memorise.
-  We add a sinusoidal encoding of the coordinates (so a small MLP can draw shadow outlines) and
-  let the average image act multiplicatively on the output (``A(p)·o₁ + o₂``): albedo scales
-  reflected light, so the network learns shading, shadows and highlights only.
-* **Pixel clustering** (Sec. 5, hierarchical divide and conquer): the paper splits the pixels
-  into clusters by appearance and trains networks per cluster. Here k-means clusters of
-  (average colour, position) enter each network as a one-hot code feeding its pixel branch —
-  per-cluster first-layer weights over shared hidden layers. That specialises by cluster like
-  the paper's split, but trains as one network on a 2-core CPU and needs no seams between
-  clusters.
-* **Ensemble** (Sec. 5): several networks, each with its own clustering (k-means seed), random
-  initialisation and random draw of training samples, averaged; averaging cancels the
-  members' independent errors where the data leave the function under-determined.
+  The average image also acts multiplicatively on the output (``A(p)·o₁ + o₂``): albedo scales
+  reflected light, so the networks learn shading, shadows and highlights only.
+* **Divide and conquer** (Sec. 5): the paper splits the pixels into clusters and gives every
+  cluster its *own small network* (two hidden layers), because one small network cannot hold a
+  whole image's light transport while a large one is slow to train and to evaluate. We cluster
+  the pixels by k-means over (position, average colour) — compact regions that follow object
+  boundaries, about :data:`PIXELS_PER_CLUSTER` pixels each — and train one two-layer MLP of
+  :data:`HIDDEN` units per cluster, with the pixel's coordinates taken relative to its
+  cluster. All clusters' networks train at once as batched matrix products (``torch.bmm``
+  over a (members·clusters) batch), so a step is a few large BLAS calls, not thousands of
+  small ones.
+* **Ensemble** (Sec. 5): several members, each with its own clustering (k-means seed),
+  initialisation and random draw of training samples, averaged. Different clusterings put the
+  members' seams in different places, so the average has none, and independent errors cancel.
 
-Cost: training draws (light, pixel) samples at random, so it costs the same for any image
-size (steps × batch × ensemble size, :data:`QUALITY`); a new light costs one forward pass of
-each network per pixel.
+Why this shape on a CPU (measured, ``bench/relight.py``): the previous single 128-wide,
+4-layer MLP per member spent ~57 k multiply-adds per sample, and its steps already ran at
+~50 GFLOPS on one core (gathers, one-hot and Adam were < 15 % of a step) — the cost was the
+arithmetic. A cluster's 32-unit network costs ~1.6 k multiply-adds per sample, so the same
+training time sees ~30× more samples, and a new light costs ~1.3 k multiply-adds per pixel
+per member once the first layer's pixel part ``W_p·f(p)`` is computed (once per render call,
+shared by all its lights, see :meth:`RelightModel.render`).
+
+Training samples (light, pixel) pairs: every step draws the same number of pixels from every
+cluster, and inside a cluster, pixels whose value varies most over the stack (shadow
+boundaries, highlights: where interpolation fails) are drawn more often (half the draws
+uniform, half in proportion to the pixel's standard deviation over the stack) — in the spirit
+of the paper's attention to where the light transport changes fast.
 
 All tensors are float32 linear light divided by the stack's ``scale`` (99.9th percentile) so
-that targets are O(1). Coordinates are 2-D (see :func:`baselines.plane_coords`).
+that targets are O(1). Light coordinates are 2-D (see :func:`baselines.plane_coords`) and
+mapped to [-1, 1]² by the stack's bounding box.
 """
 
 from __future__ import annotations
@@ -35,140 +48,289 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from darkroom.errors import check_cancel
 
-#: draft / standard / best: (ensemble size, training steps per network, batch size)
-QUALITY: dict[str, tuple[int, int, int]] = {
-    "draft": (2, 400, 4096),
-    "standard": (4, 1500, 8192),
-    "best": (6, 3000, 8192),
+#: Bump when the model's layout changes (the cache key includes it, see ``op.get_model``).
+VERSION = 2
+HIDDEN = 32  # units of each hidden layer of a cluster's network
+PIXELS_PER_CLUSTER = 256  # Sec. 5: small regions, each simple enough for a small network
+MAX_CLUSTERS = 1024
+LIGHT_FREQS = 1  # sin/cos of π·l for the light input (more octaves overfit: measured)
+LR = 2e-2
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Training budget of one quality level.
+
+    ``members``: ensemble size; ``steps``: Adam steps (all members and clusters at once);
+    ``samples``: (light, pixel) samples per cluster per step, for each member.
+    """
+
+    members: int
+    steps: int
+    samples: int
+
+
+#: draft / standard / best. Training costs ``members × steps × samples × clusters`` samples.
+QUALITY: dict[str, Quality] = {
+    "draft": Quality(2, 600, 32),
+    "standard": Quality(4, 1500, 32),
+    "best": Quality(6, 2500, 32),
 }
-WIDTH = 128
-DEPTH = 4
-N_CLUSTERS = 8
-PIX_FREQS = 6  # sin/cos of π·2^k·(x, y), k < 6: outlines down to ~1/64 of the image
-LIGHT_FREQS = 3
 
 
-def _fourier(x: torch.Tensor, n: int) -> torch.Tensor:
-    """(M, D) → (M, D + 4·D·n/2): raw values and sin/cos at octave frequencies."""
-    f = (2.0 ** torch.arange(n, dtype=x.dtype, device=x.device)) * math.pi
-    ang = (x[:, :, None] * f).flatten(1)
-    return torch.cat([x, torch.sin(ang), torch.cos(ang)], 1)
+def n_clusters(n_pixels: int) -> int:
+    """Clusters for an image of ``n_pixels``: ~:data:`PIXELS_PER_CLUSTER` each, 4 to
+    :data:`MAX_CLUSTERS` (training cost grows with the count; see :class:`Quality`)."""
+    return int(min(MAX_CLUSTERS, max(4, round(n_pixels / PIXELS_PER_CLUSTER))))
 
 
-def light_features(lights_2d: np.ndarray, device: str) -> torch.Tensor:
-    """(K, 2) light coordinates → (K, 2 + 4·LIGHT_FREQS) network input."""
-    t = torch.as_tensor(np.asarray(lights_2d, np.float32), device=device)
-    return _fourier(t - 0.5 if t.abs().max() > 1.5 else t, LIGHT_FREQS)
+def light_features(lights_2d: torch.Tensor) -> torch.Tensor:
+    """(K, 2) lights in [-1, 1]² → (K, 2 + 4·LIGHT_FREQS): raw values, sin/cos at octaves."""
+    f = (2.0 ** torch.arange(LIGHT_FREQS, dtype=lights_2d.dtype, device=lights_2d.device))
+    ang = (lights_2d[:, :, None] * f * math.pi).flatten(1)
+    return torch.cat([lights_2d, torch.sin(ang), torch.cos(ang)], 1)
 
 
-def clusters(mean_img: np.ndarray, seed: int, k: int = N_CLUSTERS) -> np.ndarray:
-    """k-means labels (H·W,) uint8 of pixels by (average colour, position) — Ren et al. Sec. 5."""
-    from scipy.cluster.vq import kmeans2, vq
+def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8) -> np.ndarray:
+    """k-means labels (H·W,) int64 of pixels by (position, average colour) — Ren et al. Sec. 5.
 
+    Position dominates (clusters stay compact, like superpixels), colour splits them at object
+    boundaries. Starts from a regular grid of ~k centres shifted by a seed-dependent fraction
+    of a cell (so ensemble members get different seams), then Lloyd iterations on a sample of
+    ≤ 50 k pixels and one assignment of all pixels. Labels are in [0, k); a label may be unused.
+    """
     h, w, _ = mean_img.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    a = mean_img.reshape(-1, 3)
-    feats = np.concatenate(
-        [a / (a.max() + 1e-8), np.stack([xx.ravel() / w, yy.ravel() / h], 1) * 0.5], 1
-    ).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    sample = feats[rng.choice(len(feats), min(len(feats), 20000), replace=False)]
-    cent, _ = kmeans2(sample, k, seed=seed, minit="++")
-    return vq(feats, cent)[0].astype(np.uint8)
-
-
-class RelightNet(nn.Module):
-    """One ensemble member: Φ(p, l) = A(p)·o₁ + o₂, o = MLP([pixel features, light features]),
-    ReLU layers of ``width`` units (the paper's per-segment MLP, with the inputs of Sec. 4)."""
-
-    def __init__(self, pix_in: int, light_in: int, width: int = WIDTH, depth: int = DEPTH) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [nn.Linear(pix_in + light_in, width), nn.ReLU()]
-        for _ in range(depth - 1):
-            layers += [nn.Linear(width, width), nn.ReLU()]
-        self.mlp = nn.Sequential(*layers, nn.Linear(width, 6))
-
-    def forward(self, pix: torch.Tensor, light: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
-        """Pixel inputs (M, P), light inputs (M, L), average image (M, 3) → RGB (M, 3)."""
-        o = self.mlp(torch.cat([pix, light], 1))
-        return albedo * o[:, :3] + o[:, 3:]
+    side = math.sqrt(h * w / k)  # a cluster's typical width in pixels
+    a = torch.as_tensor(mean_img.reshape(-1, 3), dtype=torch.float32)
+    a = a / (torch.quantile(a[:: max(1, len(a) // 100000)].flatten(), 0.99) + 1e-8)
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                            torch.arange(w, dtype=torch.float32), indexing="ij")
+    feats = torch.cat([torch.stack([xx.ravel(), yy.ravel()], 1) / side, 0.5 * a], 1)
+    gen = torch.Generator().manual_seed(seed)
+    ny = max(1, round(h / side))
+    nx = max(1, k // ny)
+    off = torch.rand(2, generator=gen)
+    cy = ((torch.arange(ny) + off[1]) * h / ny).clamp(max=h - 1).long()
+    cx = ((torch.arange(nx) + off[0]) * w / nx).clamp(max=w - 1).long()
+    seeds = (cy[:, None] * w + cx[None]).ravel()
+    extra = torch.randint(0, h * w, (k - len(seeds),), generator=gen) if len(seeds) < k else None
+    cent = feats[seeds if extra is None else torch.cat([seeds, extra])][:k].clone()
+    sample = feats[torch.randperm(h * w, generator=gen)[:50000]]
+    for _ in range(iters):
+        lab = torch.cdist(sample, cent).argmin(1)
+        cnt = torch.bincount(lab, minlength=k).float()[:, None]
+        new = torch.zeros_like(cent).index_add_(0, lab, sample)
+        cent = torch.where(cnt > 0, new / cnt.clamp(min=1), cent)
+    out = torch.cat([torch.cdist(f, cent).argmin(1) for f in feats.split(1 << 16)])
+    return out.numpy().astype(np.int64)
 
 
 @dataclass
-class Features:
-    """Per-pixel inputs shared by all members: coords+encoding (HW, D), average image (HW, 3)."""
+class Clustering:
+    """One member's pixel clusters: labels (HW,), per-cluster centre (K, 2) and scale (K, 1)
+    of the pixel coordinates (pixels relative to their cluster enter the network)."""
 
-    coords: torch.Tensor
-    albedo: torch.Tensor
-    shape: tuple[int, int]
+    labels: torch.Tensor
+    centre: torch.Tensor
+    scale: torch.Tensor
 
     @staticmethod
-    def build(mean_img: np.ndarray, device: str) -> Features:
-        h, w, _ = mean_img.shape
-        yy, xx = torch.meshgrid(
-            (torch.arange(h) + 0.5) / h * 2 - 1, (torch.arange(w) + 0.5) / w * 2 - 1, indexing="ij"
-        )
-        xy = torch.stack([xx.ravel(), yy.ravel()], 1).to(device)
-        albedo = torch.as_tensor(mean_img.reshape(-1, 3), dtype=torch.float32, device=device)
-        coords = torch.cat([_fourier(xy, PIX_FREQS), albedo, albedo.clamp(min=0).sqrt()], 1)
-        return Features(coords, albedo, (h, w))
+    def build(labels: torch.Tensor, xy: torch.Tensor, k: int) -> Clustering:
+        cnt = torch.bincount(labels, minlength=k).clamp(min=1).float()[:, None]
+        centre = torch.zeros(k, 2, device=xy.device).index_add_(0, labels, xy) / cnt
+        var = torch.zeros(k, 2, device=xy.device).index_add_(0, labels, (xy - centre[labels]) ** 2)
+        scale = (var.sum(1, keepdim=True) / cnt).sqrt().clamp(min=1e-3) * 2
+        return Clustering(labels, centre, scale)
 
-    def pixel_input(self, labels: torch.Tensor, idx: torch.Tensor | slice) -> torch.Tensor:
-        onehot = nn.functional.one_hot(labels[idx].long(), N_CLUSTERS).float()
-        return torch.cat([self.coords[idx], onehot], 1)
+    def local(self, xy: torch.Tensor, pix: torch.Tensor, cl: torch.Tensor) -> torch.Tensor:
+        """Coordinates of pixels ``pix`` relative to their cluster ``cl`` (about [-1, 1])."""
+        return (xy[pix] - self.centre[cl]) / self.scale[cl]
+
+
+class ClusterNets:
+    """The networks of all clusters of all members, as stacked parameters:
+    ``w1`` (MK, I, H), ``b1`` (MK, 1, H), ``w2`` (MK, H, H), ``b2``, ``w3`` (MK, H, 6), ``b3``,
+    with MK = members × clusters and I = 5 pixel inputs (local x, y, average RGB) + light
+    inputs. Output: ``A(p)·o[:3] + o[3:]`` (RGB, stack-scale units)."""
+
+    NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
+    PIX_IN = 5
+
+    def __init__(self, params: dict[str, torch.Tensor]) -> None:
+        self.p = params
+
+    @staticmethod
+    def init(mk: int, light_in: int, device: str, gen: torch.Generator) -> ClusterNets:
+        """Uniform ±1/√fan_in, as ``torch.nn.Linear`` does."""
+        shapes = {"w1": (ClusterNets.PIX_IN + light_in, HIDDEN), "w2": (HIDDEN, HIDDEN),
+                  "w3": (HIDDEN, 6)}
+        p = {}
+        for name, (fan_in, fan_out) in shapes.items():
+            bound = 1 / math.sqrt(fan_in)
+            for key, shape in ((name, (mk, fan_in, fan_out)), ("b" + name[1], (mk, 1, fan_out))):
+                t = (torch.rand(shape, generator=gen) * 2 - 1) * bound
+                p[key] = t.to(device).requires_grad_()
+        return ClusterNets(p)
+
+    def forward(self, x: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
+        """Inputs (MK, S, I), average image (MK, S, 3) → RGB (MK, S, 3)."""
+        p = self.p
+        h = torch.relu(torch.baddbmm(p["b1"], x, p["w1"]))
+        h = torch.relu(torch.baddbmm(p["b2"], h, p["w2"]))
+        o = torch.baddbmm(p["b3"], h, p["w3"])
+        return albedo * o[..., :3] + o[..., 3:]
+
+
+def _pixel_grid(h: int, w: int, device: str) -> torch.Tensor:
+    """(HW, 2) pixel centres in pixel units (x, y)."""
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5,
+                            torch.arange(w, dtype=torch.float32) + 0.5, indexing="ij")
+    return torch.stack([xx.ravel(), yy.ravel()], 1).to(device)
 
 
 class RelightModel:
     """A trained ensemble for one stack: evaluates Φ(·, l) for any 2-D light coordinates."""
 
-    def __init__(self, nets: list[RelightNet], labels: list[torch.Tensor], feats: Features) -> None:
+    def __init__(self, nets: ClusterNets, members: list[Clustering], k: int,
+                 light_lo: torch.Tensor, light_span: torch.Tensor, mean_img: np.ndarray,
+                 device: str) -> None:
         self.nets = nets
-        self.labels = labels
-        self.feats = feats
+        self.members = members
+        self.k = k
+        self.light_lo = light_lo
+        self.light_span = light_span
+        h, w, _ = mean_img.shape
+        self.shape = (h, w)
+        self.device = device
+        self.xy = _pixel_grid(h, w, device)
+        self.albedo = torch.as_tensor(mean_img.reshape(-1, 3), dtype=torch.float32,
+                                      device=device)
+        self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def light_input(self, lights_2d: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(K, 2) plane coordinates → (K, 2 + 4·LIGHT_FREQS) network inputs."""
+        t = torch.as_tensor(np.asarray(lights_2d, np.float32), device=self.device)
+        return light_features((t - self.light_lo) / self.light_span * 2 - 1)
 
     @torch.no_grad()
     def render(self, lights_2d: np.ndarray, cancelled: Callable[[], bool] | None = None,
-               chunk: int = 1 << 15) -> np.ndarray:
+               block: int = 1 << 16) -> np.ndarray:
         """(K, 2) lights → (K, H, W, 3) float32 images, in stack-scale units (ensemble mean).
-        ``cancelled`` is checked every chunk of pixels (well under a second on a CPU)."""
-        dev = self.feats.coords.device
-        lf = light_features(lights_2d, str(dev))
-        h, w = self.feats.shape
-        out = torch.zeros(len(lf), h * w, 3, device=dev)
-        for net, lab in zip(self.nets, self.labels):
-            net.eval()
-            for s in range(0, h * w, chunk):
+
+        Per member and block of pixels (sorted by cluster, in chunks of one cluster each),
+        the first layer's pixel part ``W_p·f(p) + b`` is computed once and shared by all K
+        lights; a light then adds its ``W_l·g(l)`` per chunk and runs the hidden layers.
+        ``cancelled`` is checked every block (well under a second on a CPU).
+        """
+        h, w = self.shape
+        lf = self.light_input(lights_2d)
+        out = torch.zeros(len(lf), h * w, 3, device=self.device)
+        p = self.nets.p
+        for m, cl in enumerate(self.members):
+            pix_all, valid_all, chunk_cl = self._layout(m)
+            rows = max(1, block // pix_all.shape[1])
+            for s in range(0, len(chunk_cl), rows):
                 check_cancel(cancelled)
-                sl = slice(s, min(s + chunk, h * w))
-                p = self.feats.pixel_input(lab, sl)
-                for k in range(len(lf)):
-                    out[k, sl] += net(p, lf[k : k + 1].expand(len(p), -1), self.feats.albedo[sl])
-        return (out / len(self.nets)).reshape(len(lf), h, w, 3).cpu().numpy()
+                cc = chunk_cl[s : s + rows]
+                mc = m * self.k + cc  # the chunks' networks
+                pix, valid = pix_all[s : s + rows], valid_all[s : s + rows]
+                alb = self.albedo[pix]
+                x = torch.cat([cl.local(self.xy, pix, cc[:, None]), alb], 2)
+                w1 = p["w1"][mc]
+                first = torch.baddbmm(p["b1"][mc], x, w1[:, : ClusterNets.PIX_IN])
+                lpart = torch.einsum("ki,cih->kch", lf, w1[:, ClusterNets.PIX_IN :])
+                w2, b2, w3, b3 = p["w2"][mc], p["b2"][mc], p["w3"][mc], p["b3"][mc]
+                dest = pix[valid]
+                for i in range(len(lf)):
+                    hid = torch.baddbmm(b2, (first + lpart[i][:, None]).relu_(), w2).relu_()
+                    o = torch.baddbmm(b3, hid, w3)
+                    out[i].index_add_(0, dest, (alb * o[..., :3] + o[..., 3:])[valid])
+        out /= len(self.members)
+        return out.reshape(len(lf), h, w, 3).cpu().numpy()
+
+    def _layout(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Member ``m``'s pixels in chunks of one cluster (computed once, then kept):
+        pixel indices (C, chunk), validity (C, chunk) (False: padding), chunk → cluster (C,)."""
+        if m not in self._layouts:
+            flat, chunk_cl, chunk = _chunks(self.members[m].labels, self.k)
+            pix = flat.view(-1, chunk)
+            self._layouts[m] = (pix.clamp(min=0), pix >= 0, chunk_cl)
+        return self._layouts[m]
 
     def state(self) -> dict[str, object]:
-        """Plain tensors and state dicts (loadable with ``torch.load(weights_only=True)``)."""
+        """Plain tensors (loadable with ``torch.load(weights_only=True)``)."""
+        small = torch.int16 if self.k <= 32767 else torch.int32
         return {
-            "nets": [{k: v.cpu() for k, v in n.state_dict().items()} for n in self.nets],
-            "labels": [lab.cpu() for lab in self.labels],
+            "version": VERSION,
+            "clusters": self.k,
+            "params": {n: t.detach().cpu() for n, t in self.nets.p.items()},
+            "labels": [c.labels.to(small).cpu() for c in self.members],
+            "light_lo": self.light_lo.cpu(),
+            "light_span": self.light_span.cpu(),
         }
 
     @staticmethod
     def from_state(state: dict, mean_img: np.ndarray, device: str) -> RelightModel:
-        feats = Features.build(mean_img, device)
-        nets = []
-        for sd in state["nets"]:
-            net = RelightNet(feats.coords.shape[1] + N_CLUSTERS, 2 + 4 * LIGHT_FREQS).to(device)
-            net.load_state_dict(sd)
-            nets.append(net.eval())
-        return RelightModel(nets, [lab.to(device) for lab in state["labels"]], feats)
+        """Rebuild from :meth:`state` and the stack's average image (H, W, 3)."""
+        h, w, _ = mean_img.shape
+        xy = _pixel_grid(h, w, device)
+        k = int(state["clusters"])
+        members = [Clustering.build(lab.to(device).long(), xy, k) for lab in state["labels"]]
+        nets = ClusterNets({n: t.to(device) for n, t in state["params"].items()})
+        return RelightModel(nets, members, k, state["light_lo"].to(device),
+                            state["light_span"].to(device), mean_img, device)
+
+
+def _chunks(labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Pixels sorted by cluster, cut into equal chunks that never span two clusters.
+
+    Returns (flat pixel indices (C·chunk,), -1 for padding; chunk → cluster (C,); chunk size).
+    A chunk is a quarter of the mean cluster, so padding wastes ≤ ~25 % of the work.
+    """
+    hw = labels.numel()
+    chunk = max(8, hw // k // 4)
+    counts = torch.bincount(labels, minlength=k)
+    per = (counts + chunk - 1) // chunk
+    chunk_cl = torch.repeat_interleave(torch.arange(k, device=labels.device), per)
+    order = torch.argsort(labels, stable=True)
+    start_chunk = torch.cumsum(per, 0) - per  # first chunk of each cluster
+    start_pix = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(hw, device=labels.device) - start_pix[labels[order]]
+    slot = start_chunk[labels[order]] * chunk + rank
+    flat = torch.full((int(per.sum()) * chunk,), -1, dtype=torch.long, device=labels.device)
+    flat[slot] = order
+    return flat, chunk_cl, chunk
+
+
+def _sampling_table(labels: torch.Tensor, weight: torch.Tensor, k: int, width: int
+                    ) -> torch.Tensor:
+    """Per cluster, the inverse CDF of pixel draws: (K, width) pixel indices such that a
+    uniform column draws a pixel with probability ½·uniform + ½·∝ ``weight`` within the
+    cluster (``width`` ≥ 4× the largest cluster; a cluster with no pixels draws pixel 0)."""
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels, minlength=k)
+    table = torch.zeros(k, width, dtype=torch.long, device=labels.device)
+    grid = (torch.arange(width, device=labels.device, dtype=torch.float32) + 0.5) / width
+    start = 0
+    for c in range(k):
+        n = int(counts[c])
+        if n == 0:
+            start += n
+            continue
+        pix = order[start : start + n]
+        wt = weight[pix].double()
+        prob = 0.5 / n + 0.5 * wt / wt.sum() if wt.sum() > 0 else torch.full_like(wt, 1 / n)
+        cdf = torch.cumsum(prob, 0).float()
+        table[c] = pix[torch.searchsorted(cdf, grid).clamp(max=n - 1)]
+        start += n
+    return table
 
 
 def train(
@@ -183,48 +345,65 @@ def train(
     """Fit the ensemble to a stack.
 
     ``stack`` (N, H, W, 3) float32 linear, unit lights, already divided by the stack scale;
-    ``lights_2d`` (N, 2). Returns the model and stats (seconds, final training RMSE).
-    Samples (light, pixel) pairs uniformly at random: the cost depends on the step budget of
-    ``quality`` (:data:`QUALITY`), not on the image size.
+    ``lights_2d`` (N, 2). Returns the model and stats (seconds, final training RMSE, budget).
+    The cost is ``steps × members × clusters × samples`` (light, pixel) samples of ~1.6 k
+    multiply-adds each (:data:`QUALITY`): fixed for images of up to
+    ``MAX_CLUSTERS × PIXELS_PER_CLUSTER`` pixels' worth of clusters.
     """
-    n_nets, steps, batch = QUALITY[quality]
+    q = QUALITY[quality]
     t0 = time.perf_counter()
-    mean_img = stack.mean(0)
-    feats = Features.build(mean_img, device)
     n, h, w, _ = stack.shape
-    target = torch.as_tensor(stack.reshape(n, h * w, 3), device=device)
-    lf = light_features(lights_2d, device)
+    hw = h * w
+    mean_img = stack.mean(0)
+    k = n_clusters(hw)
+    xy = _pixel_grid(h, w, device)
+    albedo = torch.as_tensor(mean_img.reshape(-1, 3), device=device)
+    target = torch.as_tensor(stack.reshape(n * hw, 3), device=device)
+    spread = torch.as_tensor(stack.std(0).mean(-1).reshape(-1), device=device)
+    lights = torch.as_tensor(np.asarray(lights_2d, np.float32), device=device)
+    lo, hi = lights.min(0).values, lights.max(0).values
+    span = torch.where(hi - lo > 1e-6, hi - lo, torch.ones_like(hi))
+    lf = light_features((lights - lo) / span * 2 - 1)
+
+    members = []
+    for m in range(q.members):
+        check_cancel(cancelled)
+        lab = torch.as_tensor(clusters(mean_img, k, seed * 1000 + m), device=device)
+        members.append(Clustering.build(lab, xy, k))
+    width = 4 * max(int(torch.bincount(c.labels).max()) for c in members)
+    table = torch.cat([_sampling_table(c.labels, spread, k, width) for c in members])
+    centre = torch.cat([c.centre for c in members])  # (MK, 2)
+    scale = torch.cat([c.scale for c in members])  # (MK, 1)
+
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    nets, labels, losses = [], [], []
-    last = 0.0
-    for m in range(n_nets):
-        torch.manual_seed(seed * 1000 + m)
-        lab = torch.as_tensor(clusters(mean_img, seed * 1000 + m), device=device)
-        net = RelightNet(feats.coords.shape[1] + N_CLUSTERS, lf.shape[1]).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps,
-                                                    pct_start=0.1)
-        run = 0.0
-        for step in range(steps):
-            check_cancel(cancelled)
-            pi = torch.randint(0, h * w, (batch,), generator=gen).to(device)
-            li = torch.randint(0, n, (batch,), generator=gen).to(device)
-            pred = net(feats.pixel_input(lab, pi), lf[li], feats.albedo[pi])
-            loss = nn.functional.mse_loss(pred, target[li, pi])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            run = 0.98 * run + 0.02 * loss.item() if step else loss.item()
-            now = time.perf_counter()
-            if now - last > 0.5:
-                last = now
-                progress((m + (step + 1) / steps) / n_nets,
-                         f"training network {m + 1}/{n_nets}, error {math.sqrt(run):.4f}")
-        nets.append(net.eval())
-        labels.append(lab)
-        losses.append(run)
-    stats = {"train_seconds": time.perf_counter() - t0,
-             "train_rmse": float(np.sqrt(np.mean(losses))), "networks": n_nets,
-             "steps": steps, "batch": batch}
-    return RelightModel(nets, labels, feats), stats
+    mk = q.members * k
+    nets = ClusterNets.init(mk, lf.shape[1], device, gen)
+    opt = torch.optim.Adam(list(nets.p.values()), lr=LR)
+    sched = torch.optim.lr_scheduler.LambdaLR(  # short warm-up, then cosine to 1 % of LR
+        opt, lambda s: min(1.0, (s + 1) / 50) * (0.01 + 0.99 * 0.5 * (1 + math.cos(
+            math.pi * min(s, q.steps) / q.steps))))
+    run, last = 0.0, 0.0
+    for step in range(q.steps):
+        check_cancel(cancelled)
+        col = torch.randint(0, width, (mk, q.samples), generator=gen).to(device)
+        pix = table.gather(1, col)  # (MK, S)
+        li = torch.randint(0, n, (mk, q.samples), generator=gen).to(device)
+        alb = albedo[pix]
+        x = torch.cat([(xy[pix] - centre[:, None]) / scale[:, None], alb, lf[li]], 2)
+        pred = nets.forward(x, alb)
+        loss = torch.nn.functional.mse_loss(pred, target[li * hw + pix])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        run = 0.98 * run + 0.02 * loss.item() if step else loss.item()
+        now = time.perf_counter()
+        if now - last > 0.5:
+            last = now
+            progress((step + 1) / q.steps,
+                     f"training {mk} networks ({q.members}×{k}), error {math.sqrt(run):.4f}")
+    for t in nets.p.values():
+        t.requires_grad_(False)
+    stats = {"train_seconds": time.perf_counter() - t0, "train_rmse": math.sqrt(run),
+             "clusters": k, **asdict(q)}
+    return RelightModel(nets, members, k, lo, span, mean_img, device), stats

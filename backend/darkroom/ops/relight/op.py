@@ -35,7 +35,7 @@ from darkroom.ops.registry import (
 )
 from darkroom.ops.relight import cache
 from darkroom.ops.relight.baselines import Interpolator, plane_coords
-from darkroom.ops.relight.network import QUALITY, RelightModel, train
+from darkroom.ops.relight.network import QUALITY, VERSION, RelightModel, train
 
 
 @dataclass
@@ -79,8 +79,11 @@ def get_model(
 ) -> tuple[RelightModel, dict[str, Any]]:
     """The trained ensemble for this stack: from the cache, or trained now and cached."""
     device = current_device()
-    key = cache.stack_key(stack.images, stack.coords, quality)
+    # The model's layout version rides in the key: files of an older network never match.
+    key = cache.stack_key(stack.images, stack.coords, f"{quality}/v{VERSION}")
     state = cache.load(key)
+    if state is not None and state.get("version") != VERSION:
+        state = None
     cached = state is not None
     if state is None:
         progress(0.0, "training the light-transport networks")
