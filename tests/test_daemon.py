@@ -210,3 +210,18 @@ def test_a_client_busy_reading_progress_still_counts_as_alive(make_daemon) -> No
     with d.client(heartbeat=0.3) as c:
         images, meta = c.run("debug.echo", [], {"delay": 4.0, "tag": "long"}, timeout=30)
     assert meta["tag"] == "long"
+
+
+def test_a_request_over_the_limits_is_answered_at_once(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    """The error reply names the request, so the client hears it instead of timing out."""
+    from darkroom.errors import TooLarge
+    from darkroom.wire import Limits
+
+    d = make_daemon(limits=Limits(max_pixels=100))
+    with d.client() as c:
+        t0 = time.monotonic()
+        with pytest.raises(TooLarge, match="megapixels|limit"):
+            c.run("debug.echo", [WireImage.from_numpy(_img(11, 11, 3))], {}, timeout=20)
+        assert time.monotonic() - t0 < 5
+        assert c.ping()
+

@@ -178,3 +178,15 @@ def test_replies_use_the_askers_digest() -> None:
     assert msg.digest_alg == "sha256"
     reply = Session(KEY).serialize(Message("result", {"job": msg.id}), msg.digest_alg)
     assert json.loads(reply[1])["digest_alg"] == "sha256"
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_non_finite_numbers_are_refused_naming_the_message(token: bytes) -> None:
+    """Python's json would read them; JSON has none: refused before any op sees them, and
+    the error names the message so the sender's job ends at once."""
+    s = Session(KEY)
+    hb = (b'{"v": 1, "type": "request", "op": "debug.echo", "id": "0123456789abcdef", '
+          b'"ts": %f, "params": {"delay": %s}}' % (time.time(), token))
+    with pytest.raises(ProtocolError, match="not a finite number") as e:
+        s.deserialize([s.sign(hb), hb])
+    assert e.value.reply_to == "0123456789abcdef"  # type: ignore[attr-defined]

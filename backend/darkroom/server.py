@@ -313,7 +313,7 @@ class Daemon:
         except DarkroomError as e:
             self.rejected += 1
             self.errors += 1
-            self._reply_error(ident, None, e)
+            self._reply_error(ident, getattr(e, "reply_to", None), e)
             return
         except Exception:  # never let a message kill the loop
             self.rejected += 1

@@ -182,18 +182,26 @@ def _digest(alg: str, data: Any) -> str:
     return hashlib.sha256(buf).hexdigest()
 
 
-def _no_constant(name: str) -> float:
-    """Python's json reads ``NaN`` and ``Infinity``, which JSON itself does not have: refuse
-    them before any parameter check has to think about non-finite numbers."""
-    raise ValueError(f"{name} is not a JSON number")
+def _non_finite(seen: list[str], name: str) -> float:
+    """Python's json reads ``NaN`` and ``Infinity``, which JSON itself does not have: note
+    them (the message is refused before any parameter check has to think about them)."""
+    seen.append(name)
+    return 0.0
 
 
-def _finite_float(text: str) -> float:
-    """``1e999`` parses to infinity: refuse it like ``Infinity``."""
+def _finite(seen: list[str], text: str) -> float:
+    """``1e999`` parses to infinity: note it like ``Infinity``."""
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise ValueError(f"{text[:20]} overflows")
+        seen.append(text[:20])
+        return 0.0
     return value
+
+
+def _short(value: Any) -> str:
+    """A client-sent value for an error sentence, cut short (errors echo what was sent)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def _depth(obj: Any, limit: int, depth: int = 0) -> int:
@@ -305,26 +313,38 @@ class Session:
         hb_bytes = bytes(hb)
         if not hmac.compare_digest(sig, self.sign(hb_bytes)):
             raise AuthError("Bad or missing signature.")
+        non_finite: list[str] = []  # NaN, Infinity, 1e999: refused once the id is known
         try:
-            header = json.loads(hb_bytes.decode("utf-8"), parse_constant=_no_constant,
-                                parse_float=_finite_float)
+            header = json.loads(hb_bytes.decode("utf-8"),
+                                parse_constant=lambda name: _non_finite(non_finite, name),
+                                parse_float=lambda text: _finite(non_finite, text))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             why = str(e)[:100] if isinstance(e, ValueError) else type(e).__name__
             raise ProtocolError(f"The header is not valid JSON ({why}).") from None
         if not isinstance(header, dict):
             raise ProtocolError("The header must be a JSON object.")
         self._check_replay(header)
-        if _depth(header, self.limits.max_json_depth) > self.limits.max_json_depth:
-            raise ProtocolError(f"The header is nested deeper than {self.limits.max_json_depth}.")
-        if header.get("v") != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"Protocol version {header.get('v')!r} is not supported (this side speaks "
-                f"{PROTOCOL_VERSION}); update the plugin and the backend together."
-            )
-        mtype = header.get("type")
-        if mtype not in MESSAGE_TYPES:
-            raise ProtocolError(f"Unknown message type {mtype!r}.")
-        images = self._images(header, frames[2:])
+        try:
+            if non_finite:
+                raise ProtocolError(f"The header holds {non_finite[0]}, which is not a finite "
+                                    "number; JSON has no NaN or infinity.")
+            if _depth(header, self.limits.max_json_depth) > self.limits.max_json_depth:
+                raise ProtocolError(
+                    f"The header is nested deeper than {self.limits.max_json_depth}.")
+            if header.get("v") != PROTOCOL_VERSION:
+                raise ProtocolError(
+                    f"Protocol version {_short(header.get('v'))} is not supported (this side "
+                    f"speaks {PROTOCOL_VERSION}); update the plugin and the backend together."
+                )
+            mtype = header.get("type")
+            if mtype not in MESSAGE_TYPES:
+                raise ProtocolError(f"Unknown message type {_short(mtype)}.")
+            images = self._images(header, frames[2:])
+        except (ProtocolError, TooLarge) as e:
+            # Signed and not a replay: the sender is genuine, so its error reply names the
+            # message it answers (a client waiting on that id hears at once).
+            e.reply_to = header["id"]  # type: ignore[attr-defined]
+            raise
         return Message(mtype, header, images)
 
     def _check_replay(self, header: dict[str, Any]) -> None:
