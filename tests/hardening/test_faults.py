@@ -1,4 +1,5 @@
-"""Faults: a daemon killed mid-job is reported by the client within its timeout."""
+"""Faults: a daemon killed mid-job is reported by the client within its timeout; a client
+killed mid-job has its job cancelled and the worker freed."""
 
 from __future__ import annotations
 
@@ -41,3 +42,37 @@ def test_daemon_killed_mid_job_is_reported_quickly(darkroom_home) -> None:  # ty
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_client_process_killed_mid_job_frees_the_worker(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    """A plug-in process that dies (SIGKILL: no goodbye, no more heartbeats) has its running
+    job cancelled once it has been silent for client_timeout; the next client is served."""
+    d = make_daemon(client_timeout=1.0)
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from darkroom.client import Client\n"
+         "from darkroom.wire import read_connection_file\n"
+         "c = Client(read_connection_file(sys.argv[1]))\n"
+         "job = c.submit('debug.echo', [], {'delay': 120})\n"
+         "next(iter(job.events()))\n"
+         "print('running', flush=True)\n"
+         "time.sleep(600)\n", str(d.daemon.paths.connection_file)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "running"
+        assert d.daemon.queue.snapshot()["running"] == 1
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and d.daemon.queue.cancelled == 0:
+            time.sleep(0.1)
+        assert d.daemon.queue.cancelled == 1
+        with d.client() as c:
+            t0 = time.monotonic()
+            assert c.run("debug.echo", [], {"tag": "next"}, timeout=10)[1]["tag"] == "next"
+            assert time.monotonic() - t0 < 2  # the worker was free, not still sleeping
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
