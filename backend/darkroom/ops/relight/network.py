@@ -79,9 +79,9 @@ class Quality:
 
 #: draft / standard / best. Training costs ``members × steps × samples × clusters`` samples.
 QUALITY: dict[str, Quality] = {
-    "draft": Quality(2, 600, 32),
-    "standard": Quality(4, 1500, 32),
-    "best": Quality(6, 2500, 32),
+    "draft": Quality(2, 1500, 32),
+    "standard": Quality(2, 5000, 32),
+    "best": Quality(3, 6000, 32),
 }
 
 
@@ -244,8 +244,9 @@ class RelightModel:
                 alb = self.albedo[pix]
                 x = torch.cat([cl.local(self.xy, pix, cc[:, None]), alb], 2)
                 w1 = p["w1"][mc]
-                first = torch.baddbmm(p["b1"][mc], x, w1[:, : ClusterNets.PIX_IN])
+                first = torch.bmm(x, w1[:, : ClusterNets.PIX_IN])  # W_p·f(p), once
                 lpart = torch.einsum("ki,cih->kch", lf, w1[:, ClusterNets.PIX_IN :])
+                lpart += p["b1"][mc][:, 0]  # W_l·g(l) + b per light and chunk
                 w2, b2, w3, b3 = p["w2"][mc], p["b2"][mc], p["w3"][mc], p["b3"][mc]
                 dest = pix[valid]
                 for i in range(len(lf)):
