@@ -12,6 +12,9 @@ Files, all under ``<config>/curve/`` (0700 folder, secrets 0600)::
     server.key, server.key_secret   the daemon's key pair (zmq.auth certificate files)
     session.key                     the persistent HMAC key used in remote mode
     clients/NAME.key                allow-list: one public key per client (delete to revoke)
+    paths                           folders remote clients may name in requests (photo
+                                    folders, index files, weights), one absolute path a line;
+                                    absent or empty: remote requests may name no path at all
     remote-NAME.json                a connection file for client NAME: endpoint, HMAC key,
                                     server public key, NAME's key pair — copy it to NAME's
                                     machine over a trusted channel, then delete it here
@@ -130,6 +133,33 @@ def revoke_client(where: Paths, name: str) -> bool:
         return False
     p.unlink()
     return True
+
+
+def allowed_roots(where: Paths) -> list[Path]:
+    """Folders under which remote clients may name paths (see the module docstring)."""
+    try:
+        lines = (folder(where) / "paths").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [Path(x.strip()).resolve() for x in lines
+            if x.strip() and not x.startswith("#") and Path(x.strip()).is_absolute()]
+
+
+def check_remote_paths(where: Paths, spec: Any, params: dict[str, Any]) -> None:
+    """Refuse path parameters outside :func:`allowed_roots` in a remote client's request: a
+    listed client may use the GPU, not read or index the whole server's disk."""
+    roots = allowed_roots(where)
+    for p in spec.params:
+        value = params.get(p.name)
+        if p.path is None or value in (None, ""):
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            real = Path(v).resolve()
+            if not any(real == r or r in real.parents for r in roots):
+                raise BadRequest(
+                    f"Remote clients may only name paths under the folders listed in "
+                    f"{folder(where) / 'paths'} on the server; '{p.name}' is outside them.",
+                    field=p.name)
 
 
 class _AllowList:

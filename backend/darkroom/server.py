@@ -360,6 +360,10 @@ class Daemon:
             return
         spec = registry.get(op)
         params = spec.validate_params(msg.header.get("params"))
+        if self.curve is not None and self._peer != self.curve.local_public:
+            from darkroom import remote
+
+            remote.check_remote_paths(self.paths, spec, params)
         images = [_to_image(w) for w in msg.images]
         spec.validate_images(images)
         if msg.id in self.queue.jobs:

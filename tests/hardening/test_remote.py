@@ -109,3 +109,28 @@ def test_keys_command(darkroom_home) -> None:  # type: ignore[no-untyped-def]
     r = subprocess.run([sys.executable, "-m", "darkroom", "keys"], capture_output=True,
                        text=True, timeout=60, env=os.environ.copy())
     assert "allowed clients    laptop" in r.stdout
+
+
+def test_remote_clients_name_paths_only_under_listed_folders(studio, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A listed client may use the GPU, not index or read the whole server's disk."""
+    where = studio.daemon.paths
+    photos = tmp_path / "shared-photos"
+    photos.mkdir()
+    info = read_connection_file(remote.add_client(where, "laptop", studio.daemon.endpoint))
+    with _client(info) as c:
+        for params in ({"folders": ["/"]}, {"folders": [str(photos)]},
+                       {"folders": [str(photos / ".." / "..")]}):
+            with pytest.raises(BadRequest, match="only name paths under") as e:
+                c.run("sketch.index", [], params, timeout=20)
+            assert e.value.field == "folders"
+        (remote.folder(where) / "paths").write_text(f"# photo folders\n{photos}\n")
+        with pytest.raises(BadRequest, match="outside"):  # still not its parent
+            c.run("sketch.index", [], {"folders": [str(photos / "..")]}, timeout=20)
+        with pytest.raises(BadRequest, match="outside"):  # nor an index file elsewhere
+            c.run("sketch.search", [], {"index": str(tmp_path / "i.sqlite")}, timeout=20)
+        from darkroom.errors import InvalidInput
+
+        with pytest.raises(InvalidInput, match="takes 1"):  # inside: past the path check
+            c.run("sketch.search", [], {"index": str(photos / "i.sqlite")}, timeout=20)
+    assert remote.allowed_roots(where) == [photos.resolve()]
+
