@@ -516,6 +516,8 @@ def setup_logging(where: Paths, debug: bool = False) -> None:
     handler = logging.handlers.RotatingFileHandler(where.log_file, maxBytes=5 << 20,
                                                    backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # A full disk must not make the daemon print a traceback per log line: drop them.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
@@ -526,15 +528,14 @@ def serve(config: ServerConfig, *, debug: bool = False, ready: Any = None) -> No
     where = paths()
     try:
         setup_logging(where, debug)
-    except OSError as e:  # unwritable/full DARKROOM_HOME: one sentence, no traceback
-        from darkroom.errors import BackendUnavailable
+        daemon = Daemon(config, where)
+        daemon.start()
+    except OSError as e:  # unwritable or full DARKROOM_HOME: one sentence, no traceback
+        from darkroom.errors import StorageError
 
-        raise BackendUnavailable(
-            f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e});"
-            " set DARKROOM_HOME to a writable folder.") from None
-    daemon = Daemon(config, where)
-    daemon.start()
+        raise StorageError(
+            f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e}): "
+            "free some disk space, or set DARKROOM_HOME to a writable folder.") from None
     if ready is not None:
         ready(daemon)
     daemon.serve_forever()
-

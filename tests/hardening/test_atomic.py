@@ -238,3 +238,20 @@ def test_unwritable_cache_folder_is_a_sentence(darkroom_home: Path) -> None:
     with pytest.raises(StorageError, match="DARKROOM_HOME"):
         cache.save("b" * 32, {"w": torch.zeros(3)})
     cache.forget_memory()
+
+
+def test_serve_on_a_full_disk_says_so_in_one_sentence(darkroom_home: Path) -> None:
+    """The connection file cannot be written: one sentence, no traceback (the log's own
+    write errors are dropped, not printed)."""
+
+    def full() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+
+    r = subprocess.run([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
+                       preexec_fn=full, capture_output=True, text=True, timeout=120,
+                       env=os.environ.copy())
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "Cannot write to the darkroom folder" in r.stderr and "File too large" in r.stderr
+    assert not (darkroom_home / "state" / "connection.json").exists()
