@@ -62,6 +62,7 @@ PIXELS_PER_CLUSTER = 256  # Sec. 5: small regions, each simple enough for a smal
 MAX_CLUSTERS = 1024
 LIGHT_FREQS = 1  # sin/cos of π·l for the light input (more octaves overfit: measured)
 LR = 2e-2
+OVERLAP = 0.5  # seam band, in cluster widths, that both neighbours train on (fewer seams)
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,18 @@ def light_features(lights_2d: torch.Tensor) -> torch.Tensor:
     return torch.cat([lights_2d, torch.sin(ang), torch.cos(ang)], 1)
 
 
-def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8) -> np.ndarray:
+def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8,
+             overlap: float = 0.0) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """k-means labels (H·W,) int64 of pixels by (position, average colour) — Ren et al. Sec. 5.
 
     Position dominates (clusters stay compact, like superpixels), colour splits them at object
     boundaries. Starts from a regular grid of ~k centres shifted by a seed-dependent fraction
     of a cell (so ensemble members get different seams), then Lloyd iterations on a sample of
     ≤ 50 k pixels and one assignment of all pixels. Labels are in [0, k); a label may be unused.
+
+    With ``overlap`` > 0 also returns each pixel's *second* cluster (H·W,), or -1 where the
+    pixel is more than ``overlap``·(its cluster's typical width) farther from that cluster's
+    centre than from its own: the band along a seam that both clusters' networks train on.
     """
     h, w, _ = mean_img.shape
     side = math.sqrt(h * w / k)  # a cluster's typical width in pixels
@@ -128,8 +134,15 @@ def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8) -> np.ndar
         cnt = torch.bincount(lab, minlength=k).float()[:, None]
         new = torch.zeros_like(cent).index_add_(0, lab, sample)
         cent = torch.where(cnt > 0, new / cnt.clamp(min=1), cent)
-    out = torch.cat([torch.cdist(f, cent).argmin(1) for f in feats.split(1 << 16)])
-    return out.numpy().astype(np.int64)
+    first, second = [], []
+    for f in feats.split(1 << 16):
+        d, i = torch.cdist(f, cent).topk(2, 1, largest=False)
+        first.append(i[:, 0])
+        second.append(torch.where(d[:, 1] - d[:, 0] < overlap, i[:, 1], -1))
+    labels = torch.cat(first).numpy().astype(np.int64)
+    if overlap <= 0:
+        return labels
+    return labels, torch.cat(second).numpy().astype(np.int64)
 
 
 @dataclass
@@ -310,13 +323,17 @@ def _chunks(labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, i
     return flat, chunk_cl, chunk
 
 
-def _sampling_table(labels: torch.Tensor, weight: torch.Tensor, k: int, width: int
-                    ) -> torch.Tensor:
+def _sampling_table(labels: torch.Tensor, second: torch.Tensor, weight: torch.Tensor, k: int,
+                    width: int) -> torch.Tensor:
     """Per cluster, the inverse CDF of pixel draws: (K, width) pixel indices such that a
     uniform column draws a pixel with probability ½·uniform + ½·∝ ``weight`` within the
-    cluster (``width`` ≥ 4× the largest cluster; a cluster with no pixels draws pixel 0)."""
-    order = torch.argsort(labels, stable=True)
-    counts = torch.bincount(labels, minlength=k)
+    cluster (``width`` ≥ 4× the largest cluster; a cluster with no pixels draws pixel 0).
+    A cluster's pixels include the seam band of its neighbours (``second`` == it)."""
+    band = torch.nonzero(second >= 0)[:, 0]
+    owner = torch.cat([labels, second[band]])
+    pixel = torch.cat([torch.arange(len(labels), device=labels.device), band])
+    order = pixel[torch.argsort(owner, stable=True)]
+    counts = torch.bincount(owner, minlength=k)
     table = torch.zeros(k, width, dtype=torch.long, device=labels.device)
     grid = (torch.arange(width, device=labels.device, dtype=torch.float32) + 0.5) / width
     start = 0
@@ -366,13 +383,16 @@ def train(
     span = torch.where(hi - lo > 1e-6, hi - lo, torch.ones_like(hi))
     lf = light_features((lights - lo) / span * 2 - 1)
 
-    members = []
+    members, seconds = [], []
     for m in range(q.members):
         check_cancel(cancelled)
-        lab = torch.as_tensor(clusters(mean_img, k, seed * 1000 + m), device=device)
-        members.append(Clustering.build(lab, xy, k))
-    width = 4 * max(int(torch.bincount(c.labels).max()) for c in members)
-    table = torch.cat([_sampling_table(c.labels, spread, k, width) for c in members])
+        lab, sec = clusters(mean_img, k, seed * 1000 + m, overlap=OVERLAP)
+        members.append(Clustering.build(torch.as_tensor(lab, device=device), xy, k))
+        seconds.append(torch.as_tensor(sec, device=device))
+    width = 4 * max(int(torch.bincount(torch.cat([c.labels, s[s >= 0]])).max())
+                    for c, s in zip(members, seconds))
+    table = torch.cat([_sampling_table(c.labels, s, spread, k, width)
+                       for c, s in zip(members, seconds)])
     centre = torch.cat([c.centre for c in members])  # (MK, 2)
     scale = torch.cat([c.scale for c in members])  # (MK, 1)
 
