@@ -246,11 +246,12 @@ class Fuzzer:
                                                   "params": {"tag": _nest(r.randint(33, 900))}}),
                               kind)
         if kind == "bad_path":
-            path = r.choice(["/", "relative/x", "/no/such", "/dev/zero", "/etc/passwd",
-                             "a\x00b", "/proc/self/mem", "~/" + "x" * 5000])
-            op, p = r.choice([("sketch.index", {"folders": [path]}),
-                              ("sketch.search", {"index": path}),
-                              ("style.transfer", {"weights": path})])
+            # Paths each op must refuse ("/" is a real folder: indexing it would be valid).
+            bad = ["relative/x", "/no/such", "/dev/zero", "a\x00b", "~/" + "x" * 5000]
+            op, p = r.choice([
+                ("sketch.index", {"folders": [r.choice([*bad, "/etc/passwd", "/proc/self/mem"])]}),
+                ("sketch.search", {"index": r.choice([*bad, "/", "/no/such/dir/i.sqlite"])}),
+                ("style.transfer", {"weights": r.choice([*bad, "/", "/proc"])})])
             return self._note(_signed(self.good, {"type": "request", "op": op, "params": p}),
                               kind)
         # wrong_types
@@ -607,6 +608,7 @@ def main() -> None:
         f.update(rss_before_mb=round(rss1, 1), rss_after_mb=round(rss2, 1),
                  rss_growth_mb=round(rss2 - rss1, 1), rss_bound_mb=RSS_BOUND_MB,
                  rejected_by_daemon=st["rejected"] - rejected0,
+                 replies_dropped_by_daemon=st.get("dropped_replies", 0),
                  dropped_kinds_sent=sum(f["per_kind"][k]["sent"] for k in DROPPED),
                  daemon_alive=d.proc.poll() is None, crashes=int(d.proc.poll() is not None),
                  ping_at_end=pong, time_ratio_vs_baseline=round(f["seconds"] / base["seconds"], 2))

@@ -225,3 +225,27 @@ def test_a_request_over_the_limits_is_answered_at_once(make_daemon) -> None:  # 
         assert time.monotonic() - t0 < 5
         assert c.ping()
 
+
+
+def test_a_client_that_never_reads_cannot_freeze_the_daemon(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    """Thousands of pings, replies never read: the daemon drops what it cannot deliver
+    (its pipe to that client is full) instead of blocking, and others are still served."""
+    import zmq
+
+    d = make_daemon()
+    raw = d.raw_socket()
+    s = Session(d.daemon.key)
+    sent = 0
+    for _ in range(6000):
+        try:
+            raw.send_multipart(s.serialize(Message("ping")), flags=zmq.NOBLOCK)
+            sent += 1
+        except zmq.Again:  # the daemon's inbound pipe is full: it stopped reading
+            time.sleep(0.01)
+    with d.client() as c:
+        t0 = time.monotonic()
+        assert c.ping(timeout=5)
+        assert time.monotonic() - t0 < 5
+        st = c.status()
+    raw.close()
+    assert sent > 4000 and st["dropped_replies"] > 0

@@ -91,6 +91,7 @@ class Daemon:
         self.endpoint = ""
         self.rejected = 0  #: unsigned, forged, replayed or undecodable messages
         self.errors = 0  #: error replies to signed messages
+        self.dropped = 0  #: replies dropped because their client's pipe was full
         self.started = time.time()
         self.last_seen: dict[bytes, float] = {}
         self._stop = threading.Event()
@@ -293,7 +294,14 @@ class Daemon:
     def _forward(self, frames: list[Any]) -> None:
         ident = frames[0].bytes
         try:
-            self.router.send_multipart(frames, copy=False)
+            # Never block: a client that sends without reading its replies would otherwise
+            # fill its pipe and freeze this loop — and every other client with it.
+            self.router.send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped += 1
+            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8…: a flood stays readable
+                log.warning("dropped a reply to a client that does not read them "
+                            "(%d so far)", self.dropped)
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
                 self._client_gone(ident, "its client disconnected")
@@ -398,6 +406,7 @@ class Daemon:
             "queue": self.queue.snapshot(),
             "rejected": self.rejected,
             "errors": self.errors,
+            "dropped_replies": self.dropped,
             "curve": self.curve is not None,
             "refused_keys": self.curve.allow.refused if self.curve is not None else 0,
             "clients": len(self.last_seen),
