@@ -15,8 +15,10 @@ def _map(colours, h=20, w=30):
 
 
 def test_pairs_regions_by_colour_regardless_of_order():
-    cm, sm, cols = labels.paired_masks(_map([(255, 0, 0), (0, 0, 255)]),
-                                       _map([(0, 0, 255), (255, 0, 0), (255, 255, 0)]), "c", "s")
+    cm, sm, cols, warnings = labels.paired_masks(
+        _map([(255, 0, 0), (0, 0, 255)]), _map([(0, 0, 255), (255, 0, 0), (255, 255, 0)]),
+        "c", "s")
+    assert warnings == []
     assert set(cols) == {(0, 0, 255), (255, 0, 0)}  # yellow is style-only: unused
     red = cols.index((255, 0, 0))
     assert cm[red][:, :15].all() and not cm[red][:, 15:].any()
@@ -32,7 +34,33 @@ def test_antialiased_edges_join_the_nearest_region():
     assert sorted(palette) == [(0, 0, 0), (255, 0, 0)]
 
 
-def test_unpaired_content_colour_is_named():
+def test_unpaired_large_content_region_is_named():
     with pytest.raises(InvalidInput, match=r"green \(0,255,0\).*'mine\.png'"):
         labels.paired_masks(_map([(255, 0, 0), (0, 255, 0)]), _map([(255, 0, 0)]),
                             "c", "mine.png")
+
+
+def test_antialiased_seam_colour_is_not_a_region():
+    # White next to black, painted with a soft brush: a 2 px grey seam (128,128,128) that
+    # covers well over MIN_SHARE of the map. In 4 of the 5 shared pairs this used to be refused
+    # (the seam colours differ between the maps) or paired as a region of its own.
+    m = _map([(255, 255, 255), (0, 0, 0)], 60, 80)
+    m[:, 39:41] = 0.5
+    index, palette = labels.quantise(m)
+    assert sorted(palette) == [(0, 0, 0), (255, 255, 255)]
+    # Seam pixels join the region beside them, not one arbitrary colour.
+    white = palette.index((255, 255, 255))
+    assert (index[:, 39] == white).all() and (index[:, 40] != white).all()
+    style = _map([(0, 0, 0), (255, 255, 255)], 50, 70)
+    cm, sm, cols, warnings = labels.paired_masks(m, style, "c", "s")
+    assert sorted(cols) == [(0, 0, 0), (255, 255, 255)] and warnings == []
+
+
+def test_small_unpaired_region_takes_the_whole_style_with_a_warning():
+    content = _map([(255, 0, 0), (0, 0, 255)], 60, 80)
+    content[10:18, 10:18] = (0, 1, 0)  # a 64-pixel green detail, painted in this map only
+    cm, sm, cols, warnings = labels.paired_masks(content, _map([(0, 0, 255), (255, 0, 0)]),
+                                                 "c.png", "s.png")
+    green = cols.index((0, 255, 0))
+    assert cm[green].sum() == 64 and sm[green].all()  # the whole style
+    assert len(warnings) == 1 and "green (0,255,0)" in warnings[0] and "s.png" in warnings[0]

@@ -18,7 +18,7 @@ FAST = {"quality": "draft", "size": 48}
 @pytest.fixture(autouse=True)
 def few_iterations(monkeypatch):
     """Plumbing tests: a dozen iterations show the direction; quality is the benchmark's job."""
-    for kind, n in (("fast", 15), ("pixels", 10), ("mrf", 4)):
+    for kind, n in (("fast", 15), ("paint", 10), ("dpst", 10), ("mrf", 4)):
         monkeypatch.setitem(solve.ITERATIONS, kind, {"draft": n, "standard": n, "best": n})
 
 

@@ -49,5 +49,7 @@ def run(args: argparse.Namespace) -> int:
               "seed": args.seed}
     result = run_op("style.transfer", images, params, remote=args.remote, device=args.device,
                     label=f"style ({args.mode})")
+    for w in result.meta.get("warnings", []):
+        print(f"warning: {w}")
     im.write_image(args.output, result.images[0].pixels)
     return 0

@@ -4,7 +4,7 @@
 backbone                style layers (Gram / regions)          content   MRF
 ======================  =====================================  ======================
 ``vgg19``               relu1_1 relu2_1 relu3_1 relu4_1 relu5_1  relu4_2   relu3_1 relu4_1
-``efficientnet_lite0``  stem block1.dw block3.dw block5.dw       block4    block3.dw block5.dw
+``efficientnet_lite0``  stem block1.dw block3.dw block5.dw       block4    block1.dw block3.dw
                         block8.dw
 ======================  =====================================  ======================
 
@@ -12,7 +12,9 @@ The VGG choice is the papers' own (Gatys et al. 2016 §3; Luan et al. 2017 §4; 
 §4). For EfficientNet-Lite0 we take the expanded depthwise activations (ReLU6, 32–480
 channels) at strides 2, 4, 8, 16 and 16 — the same spread of receptive fields as VGG's
 ``reluN_1`` — and the stride-8 block output as the content layer (like ``relu4_2``, it keeps
-the layout and loses the texture).
+the layout and loses the texture). CNNMRF's patches come from the stride-4 and stride-8 taps,
+like VGG's ``relu3_1``/``relu4_1``: with the stride-8/16 pair we first used, a 3×3 patch
+covered so much of a 256 px picture that matching copied the style's composition.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ LAYERS: dict[str, Layers] = {
     "efficientnet_lite0": Layers(
         style=("stem", "block1.dw", "block3.dw", "block5.dw", "block8.dw"),
         content="block4",
-        mrf=("block3.dw", "block5.dw"),
+        mrf=("block1.dw", "block3.dw"),
     ),
 }
 

@@ -114,7 +114,7 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     meta: dict[str, Any] = {"working_size": [cw, ch], "backbone": p["backbone"]}
     cmask = smask = None
     if "content_labels" in found:
-        cm, sm, cols = labels.paired_masks(
+        cm, sm, cols, warnings = labels.paired_masks(
             im.to_rgb_float(found["content_labels"].pixels),
             im.to_rgb_float(found["style_labels"].pixels),
             found["content_labels"].name or "content labels",
@@ -122,6 +122,7 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
         cmask = resize(torch.from_numpy(cm)[None].to(device), (ch, cw))[0]
         smask = resize(torch.from_numpy(sm)[None].to(device), (sh, sw))[0]
         meta["regions"] = [labels.colour_name(c) for c in cols]
+        meta["warnings"] = warnings
 
     method = p["method"] if p["mode"] == "photo" else p["mode"]
     w = solve.DEFAULT_WEIGHTS[method]
@@ -129,20 +130,25 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     report = solve._Reporter(progress, cancelled, 0.05, 0.95, f"{method} transfer")
     if method == "mrf":
         iters = solve.ITERATIONS["mrf"][p["quality"]]
-        out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report)
+        out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report,
+                            lr=solve.LR["mrf"], init=solve.match_colours(content, style))
     else:
         targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
         if method == "fast":
             iters = solve.ITERATIONS["fast"][p["quality"]]
-            g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report)
+            start = solve.colour_transform(content, style) if solve.COLOUR_START else None
+            g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report, start)
         else:
-            iters = solve.ITERATIONS["pixels"][p["quality"]]
+            iters = solve.ITERATIONS[method][p["quality"]]
             lap = None
             if method == "dpst":
                 progress(0.04, "matting Laplacian")
                 lap = mlap.to_torch(mlap.matting_laplacian(
                     content[0].permute(1, 2, 0).cpu().numpy()), device)
-            out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap)
+            init = (solve.match_colours(content, style)
+                    if solve.COLOUR_START and method == "dpst" else None)
+            out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
+                                   init=init, lr=solve.LR[method])
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))
 
     progress(0.95, "full resolution")
