@@ -68,9 +68,11 @@ class Daemon:
     def __init__(self, home: Path, *extra: str) -> None:
         self.home = home
         self.env = dict(os.environ, DARKROOM_HOME=str(home))
+        # stderr to a file: an unread pipe fills and blocks the daemon's logging.
+        self.stderr = open(home / f"serve-{time.time():.0f}.err", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "darkroom", "serve", "--device", "cpu", *extra],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            env=self.env, stdout=subprocess.DEVNULL, stderr=self.stderr)
         self.samples: list[tuple[float, float, str]] = []  #: (t, RSS MB, phase)
         self.phase = "start"
         self.t0 = time.monotonic()
@@ -106,7 +108,7 @@ class Daemon:
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(
-                        f"the daemon did not start: {self.proc.stderr.read()}") from None
+                        f"the daemon is not answering; see {self.stderr.name}") from None
                 time.sleep(0.3)
 
     def status(self) -> dict[str, Any]:

@@ -316,7 +316,10 @@ class Daemon:
             msg = self.session.deserialize(frames[1:])
         except AuthError as e:
             self.rejected += 1
-            log.warning("dropped a message: %s (rejected so far: %d)", e, self.rejected)
+            # A flood must not flood the log too: the first ten, then at 16, 32, 64…
+            level = logging.WARNING if self.rejected <= 10 or \
+                self.rejected & (self.rejected - 1) == 0 else logging.DEBUG
+            log.log(level, "dropped a message: %s (rejected so far: %d)", e, self.rejected)
             return
         except DarkroomError as e:
             self.rejected += 1
