@@ -145,8 +145,8 @@ def new_light_cost(quality: str, side: int = 1024) -> dict:
     k = network.n_clusters(side * side)
     xy = network._pixel_grid(side, side, "cpu")
     t0 = time.perf_counter()
-    members = [network.Clustering.build(torch.as_tensor(network.clusters(mean, k, m)), xy, k)
-               for m in range(q.members)]
+    members = [network.Clustering.build(*(torch.as_tensor(a) for a in network.clusters(mean, k, m)),
+                                        xy, k) for m in range(q.members)]
     cluster_s = time.perf_counter() - t0
     nets = network.ClusterNets.init(q.members * k, 2 + 4 * network.LIGHT_FREQS, "cpu",
                                     torch.Generator().manual_seed(0))

@@ -62,7 +62,8 @@ PIXELS_PER_CLUSTER = 256  # Sec. 5: small regions, each simple enough for a smal
 MAX_CLUSTERS = 1024
 LIGHT_FREQS = 1  # sin/cos of π·l for the light input (more octaves overfit: measured)
 LR = 2e-2
-OVERLAP = 0.5  # seam band, in cluster widths, that both neighbours train on (fewer seams)
+OVERLAP = 0.5  # seam band (k-means distance units ≈ cluster widths) both neighbours train on
+BLEND = 0.25  # narrower band where the answer cross-fades between the two networks
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,12 @@ QUALITY: dict[str, Quality] = {
 
 
 def n_clusters(n_pixels: int) -> int:
-    """Clusters for an image of ``n_pixels``: ~:data:`PIXELS_PER_CLUSTER` each, 4 to
-    :data:`MAX_CLUSTERS` (training cost grows with the count; see :class:`Quality`)."""
-    return int(min(MAX_CLUSTERS, max(4, round(n_pixels / PIXELS_PER_CLUSTER))))
+    """Clusters for an image of ``n_pixels``: ~:data:`PIXELS_PER_CLUSTER` each, at most
+    :data:`MAX_CLUSTERS` (training cost grows with the count; see :class:`Quality`), and at
+    least 64 while that leaves ≥ 16 pixels each — a small image still gets small regions
+    (with 4 clusters at 32², each network had to hold a quarter of the scene: measured worse)."""
+    return int(min(MAX_CLUSTERS, max(min(64, n_pixels // 16), 1,
+                                     round(n_pixels / PIXELS_PER_CLUSTER))))
 
 
 def light_features(lights_2d: torch.Tensor) -> torch.Tensor:
@@ -99,8 +103,8 @@ def light_features(lights_2d: torch.Tensor) -> torch.Tensor:
     return torch.cat([lights_2d, torch.sin(ang), torch.cos(ang)], 1)
 
 
-def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8,
-             overlap: float = 0.0) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """k-means labels (H·W,) int64 of pixels by (position, average colour) — Ren et al. Sec. 5.
 
     Position dominates (clusters stay compact, like superpixels), colour splits them at object
@@ -108,9 +112,12 @@ def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8,
     of a cell (so ensemble members get different seams), then Lloyd iterations on a sample of
     ≤ 50 k pixels and one assignment of all pixels. Labels are in [0, k); a label may be unused.
 
-    With ``overlap`` > 0 also returns each pixel's *second* cluster (H·W,), or -1 where the
-    pixel is more than ``overlap``·(its cluster's typical width) farther from that cluster's
-    centre than from its own: the band along a seam that both clusters' networks train on.
+    Returns labels (H·W,) int64; each pixel's *second* cluster (H·W,) int64, -1 where the
+    pixel is more than :data:`OVERLAP` (≈ cluster widths) farther from that cluster's centre
+    than from its own — the band along a seam that both clusters' networks train on; and the
+    second network's weight in the answer (H·W,) float32: ½ on the seam, falling linearly to
+    0 at :data:`BLEND` from it. Own weight 1 − that, so the answer is continuous across seams
+    (a partition of unity over the two networks, like overlapping tiles cross-faded).
     """
     h, w, _ = mean_img.shape
     side = math.sqrt(h * w / k)  # a cluster's typical width in pixels
@@ -134,33 +141,39 @@ def clusters(mean_img: np.ndarray, k: int, seed: int, iters: int = 8,
         cnt = torch.bincount(lab, minlength=k).float()[:, None]
         new = torch.zeros_like(cent).index_add_(0, lab, sample)
         cent = torch.where(cnt > 0, new / cnt.clamp(min=1), cent)
-    first, second = [], []
+    first, second, blend = [], [], []
     for f in feats.split(1 << 16):
-        d, i = torch.cdist(f, cent).topk(2, 1, largest=False)
+        d, i = torch.cdist(f, cent).topk(min(2, k), 1, largest=False)
+        if k == 1:
+            d, i = torch.cat([d, d + 1e9], 1), torch.cat([i, i], 1)
+        gap = d[:, 1] - d[:, 0]
         first.append(i[:, 0])
-        second.append(torch.where(d[:, 1] - d[:, 0] < overlap, i[:, 1], -1))
-    labels = torch.cat(first).numpy().astype(np.int64)
-    if overlap <= 0:
-        return labels
-    return labels, torch.cat(second).numpy().astype(np.int64)
+        second.append(torch.where(gap < OVERLAP, i[:, 1], -1))
+        blend.append(0.5 * (1 - gap / BLEND).clamp(min=0))
+    return (torch.cat(first).numpy().astype(np.int64), torch.cat(second).numpy().astype(np.int64),
+            torch.cat(blend).numpy().astype(np.float32))
 
 
 @dataclass
 class Clustering:
-    """One member's pixel clusters: labels (HW,), per-cluster centre (K, 2) and scale (K, 1)
-    of the pixel coordinates (pixels relative to their cluster enter the network)."""
+    """One member's pixel clusters: labels (HW,), second cluster (HW,) (-1: none) and its
+    weight (HW,) (see :func:`clusters`), per-cluster centre (K, 2) and scale (K, 1) of the
+    pixel coordinates (pixels relative to their cluster enter the network)."""
 
     labels: torch.Tensor
+    second: torch.Tensor
+    blend: torch.Tensor
     centre: torch.Tensor
     scale: torch.Tensor
 
     @staticmethod
-    def build(labels: torch.Tensor, xy: torch.Tensor, k: int) -> Clustering:
+    def build(labels: torch.Tensor, second: torch.Tensor, blend: torch.Tensor, xy: torch.Tensor,
+              k: int) -> Clustering:
         cnt = torch.bincount(labels, minlength=k).clamp(min=1).float()[:, None]
         centre = torch.zeros(k, 2, device=xy.device).index_add_(0, labels, xy) / cnt
         var = torch.zeros(k, 2, device=xy.device).index_add_(0, labels, (xy - centre[labels]) ** 2)
         scale = (var.sum(1, keepdim=True) / cnt).sqrt().clamp(min=1e-3) * 2
-        return Clustering(labels, centre, scale)
+        return Clustering(labels, second, blend, centre, scale)
 
     def local(self, xy: torch.Tensor, pix: torch.Tensor, cl: torch.Tensor) -> torch.Tensor:
         """Coordinates of pixels ``pix`` relative to their cluster ``cl`` (about [-1, 1])."""
@@ -225,7 +238,7 @@ class RelightModel:
         self.xy = _pixel_grid(h, w, device)
         self.albedo = torch.as_tensor(mean_img.reshape(-1, 3), dtype=torch.float32,
                                       device=device)
-        self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._layouts: dict[int, list[tuple[torch.Tensor, ...]]] = {}
 
     def light_input(self, lights_2d: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(K, 2) plane coordinates → (K, 2 + 4·LIGHT_FREQS) network inputs."""
@@ -245,37 +258,57 @@ class RelightModel:
         h, w = self.shape
         lf = self.light_input(lights_2d)
         out = torch.zeros(len(lf), h * w, 3, device=self.device)
-        p = self.nets.p
-        for m, cl in enumerate(self.members):
-            pix_all, valid_all, chunk_cl = self._layout(m)
-            rows = max(1, block // pix_all.shape[1])
-            for s in range(0, len(chunk_cl), rows):
-                check_cancel(cancelled)
-                cc = chunk_cl[s : s + rows]
-                mc = m * self.k + cc  # the chunks' networks
-                pix, valid = pix_all[s : s + rows], valid_all[s : s + rows]
-                alb = self.albedo[pix]
-                x = torch.cat([cl.local(self.xy, pix, cc[:, None]), alb], 2)
-                w1 = p["w1"][mc]
-                first = torch.bmm(x, w1[:, : ClusterNets.PIX_IN])  # W_p·f(p), once
-                lpart = torch.einsum("ki,cih->kch", lf, w1[:, ClusterNets.PIX_IN :])
-                lpart += p["b1"][mc][:, 0]  # W_l·g(l) + b per light and chunk
-                w2, b2, w3, b3 = p["w2"][mc], p["b2"][mc], p["w3"][mc], p["b3"][mc]
-                dest = pix[valid]
-                for i in range(len(lf)):
-                    hid = torch.baddbmm(b2, (first + lpart[i][:, None]).relu_(), w2).relu_()
-                    o = torch.baddbmm(b3, hid, w3)
-                    out[i].index_add_(0, dest, (alb * o[..., :3] + o[..., 3:])[valid])
+        for m in range(len(self.members)):
+            for layout in self._layouts_of(m):
+                self._accumulate(out, lf, m, layout, block, cancelled)
         out /= len(self.members)
         return out.reshape(len(lf), h, w, 3).cpu().numpy()
 
-    def _layout(self, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Member ``m``'s pixels in chunks of one cluster (computed once, then kept):
-        pixel indices (C, chunk), validity (C, chunk) (False: padding), chunk → cluster (C,)."""
+    def _accumulate(self, out: torch.Tensor, lf: torch.Tensor, m: int,
+                    layout: tuple[torch.Tensor, ...], block: int,
+                    cancelled: Callable[[], bool] | None) -> None:
+        """Add member ``m``'s networks' weighted answers for lights ``lf`` (K, L) over one
+        layout (see :meth:`_layouts_of`) to ``out`` (K, HW, 3), ~``block`` pixels at a time."""
+        p, cl = self.nets.p, self.members[m]
+        pix_all, valid_all, chunk_cl, wt_all = layout
+        rows = max(1, block // pix_all.shape[1])
+        for s in range(0, len(chunk_cl), rows):
+            check_cancel(cancelled)
+            cc = chunk_cl[s : s + rows]
+            mc = m * self.k + cc  # the chunks' networks
+            pix, valid = pix_all[s : s + rows], valid_all[s : s + rows]
+            wt = wt_all[s : s + rows][valid][:, None]
+            alb = self.albedo[pix]
+            x = torch.cat([cl.local(self.xy, pix, cc[:, None]), alb], 2)
+            w1 = p["w1"][mc]
+            first = torch.bmm(x, w1[:, : ClusterNets.PIX_IN])  # W_p·f(p), once for all lights
+            lpart = torch.einsum("ki,cih->kch", lf, w1[:, ClusterNets.PIX_IN :])
+            lpart += p["b1"][mc][:, 0]  # W_l·g(l) + b, per light and chunk
+            w2, b2, w3, b3 = p["w2"][mc], p["b2"][mc], p["w3"][mc], p["b3"][mc]
+            dest = pix[valid]
+            for i in range(len(lf)):
+                hid = torch.baddbmm(b2, (first + lpart[i][:, None]).relu_(), w2).relu_()
+                o = torch.baddbmm(b3, hid, w3)
+                out[i].index_add_(0, dest, (alb * o[..., :3] + o[..., 3:])[valid] * wt)
+
+    def _layouts_of(self, m: int) -> list[tuple[torch.Tensor, ...]]:
+        """Member ``m``'s pixels in chunks of one cluster (computed once, then kept): for its
+        own networks (all pixels) and for the second networks (the blend band). Each layout:
+        pixel indices (C, chunk), validity (C, chunk) (False: padding), chunk → cluster (C,),
+        the network's weight per pixel (C, chunk)."""
         if m not in self._layouts:
-            flat, chunk_cl, chunk = _chunks(self.members[m].labels, self.k)
-            pix = flat.view(-1, chunk)
-            self._layouts[m] = (pix.clamp(min=0), pix >= 0, chunk_cl)
+            cl = self.members[m]
+            band = torch.nonzero(cl.blend > 0)[:, 0]
+            both = [(cl.labels, torch.arange(len(cl.labels), device=self.device), 1 - cl.blend),
+                    (cl.second[band], band, cl.blend)]
+            self._layouts[m] = []
+            for labels, pixels, weight in both:
+                if len(pixels) == 0:
+                    continue
+                flat, chunk_cl, chunk = _chunks(labels, pixels, self.k, len(cl.labels))
+                pix = flat.view(-1, chunk)
+                safe = pix.clamp(min=0)
+                self._layouts[m].append((safe, pix >= 0, chunk_cl, weight[safe]))
         return self._layouts[m]
 
     def state(self) -> dict[str, object]:
@@ -286,6 +319,8 @@ class RelightModel:
             "clusters": self.k,
             "params": {n: t.detach().cpu() for n, t in self.nets.p.items()},
             "labels": [c.labels.to(small).cpu() for c in self.members],
+            "second": [c.second.to(small).cpu() for c in self.members],
+            "blend": [c.blend.cpu() for c in self.members],
             "light_lo": self.light_lo.cpu(),
             "light_span": self.light_span.cpu(),
         }
@@ -296,19 +331,23 @@ class RelightModel:
         h, w, _ = mean_img.shape
         xy = _pixel_grid(h, w, device)
         k = int(state["clusters"])
-        members = [Clustering.build(lab.to(device).long(), xy, k) for lab in state["labels"]]
+        members = [Clustering.build(lab.to(device).long(), sec.to(device).long(),
+                                    bl.to(device), xy, k)
+                   for lab, sec, bl in zip(state["labels"], state["second"], state["blend"])]
         nets = ClusterNets({n: t.to(device) for n, t in state["params"].items()})
         return RelightModel(nets, members, k, state["light_lo"].to(device),
                             state["light_span"].to(device), mean_img, device)
 
 
-def _chunks(labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Pixels sorted by cluster, cut into equal chunks that never span two clusters.
+def _chunks(labels: torch.Tensor, pixels: torch.Tensor, k: int, hw: int
+            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``pixels`` (P,) with cluster ``labels`` (P,), sorted by cluster and cut into equal
+    chunks that never span two clusters.
 
     Returns (flat pixel indices (C·chunk,), -1 for padding; chunk → cluster (C,); chunk size).
-    A chunk is a quarter of the mean cluster, so padding wastes ≤ ~25 % of the work.
+    A chunk is a quarter of the mean cluster of the whole image (``hw`` pixels), so padding
+    wastes ≤ ~25 % of the work.
     """
-    hw = labels.numel()
     chunk = max(8, hw // k // 4)
     counts = torch.bincount(labels, minlength=k)
     per = (counts + chunk - 1) // chunk
@@ -316,10 +355,11 @@ def _chunks(labels: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, i
     order = torch.argsort(labels, stable=True)
     start_chunk = torch.cumsum(per, 0) - per  # first chunk of each cluster
     start_pix = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(hw, device=labels.device) - start_pix[labels[order]]
-    slot = start_chunk[labels[order]] * chunk + rank
+    sorted_lab = labels[order]
+    rank = torch.arange(len(labels), device=labels.device) - start_pix[sorted_lab]
+    slot = start_chunk[sorted_lab] * chunk + rank
     flat = torch.full((int(per.sum()) * chunk,), -1, dtype=torch.long, device=labels.device)
-    flat[slot] = order
+    flat[slot] = pixels[order]
     return flat, chunk_cl, chunk
 
 
@@ -383,16 +423,15 @@ def train(
     span = torch.where(hi - lo > 1e-6, hi - lo, torch.ones_like(hi))
     lf = light_features((lights - lo) / span * 2 - 1)
 
-    members, seconds = [], []
+    members = []
     for m in range(q.members):
         check_cancel(cancelled)
-        lab, sec = clusters(mean_img, k, seed * 1000 + m, overlap=OVERLAP)
-        members.append(Clustering.build(torch.as_tensor(lab, device=device), xy, k))
-        seconds.append(torch.as_tensor(sec, device=device))
-    width = 4 * max(int(torch.bincount(torch.cat([c.labels, s[s >= 0]])).max())
-                    for c, s in zip(members, seconds))
-    table = torch.cat([_sampling_table(c.labels, s, spread, k, width)
-                       for c, s in zip(members, seconds)])
+        lab, sec, blend = (torch.as_tensor(a, device=device)
+                           for a in clusters(mean_img, k, seed * 1000 + m))
+        members.append(Clustering.build(lab, sec, blend, xy, k))
+    width = 4 * max(int(torch.bincount(torch.cat([c.labels, c.second[c.second >= 0]])).max())
+                    for c in members)
+    table = torch.cat([_sampling_table(c.labels, c.second, spread, k, width) for c in members])
     centre = torch.cat([c.centre for c in members])  # (MK, 2)
     scale = torch.cat([c.scale for c in members])  # (MK, 1)
 
