@@ -1,0 +1,113 @@
+"""The methods of :mod:`darkroom.ops.style.solve` do what a user would see: paint and mrf
+visibly take the style, the colour start has the style's colour statistics."""
+
+import pytest
+import torch
+
+from darkroom.models import load_backbone
+from darkroom.ops.style import losses, solve
+from darkroom.ops.style.features import LAYERS
+
+BACKBONE = "efficientnet_lite0"
+
+
+def _quiet() -> solve._Reporter:
+    return solve._Reporter(lambda *a, **k: None, lambda: False, 0.0, 1.0, "test")
+
+
+def _content(h=64, w=64):
+    """A cool, smooth photo-like picture with one hard edge."""
+    y = torch.linspace(0, 1, h).view(h, 1).expand(h, w)
+    x = torch.linspace(0, 1, w).view(1, w).expand(h, w)
+    img = torch.stack([0.2 + 0.3 * x, 0.35 + 0.3 * y, 0.6 + 0.3 * x * y])
+    img[:, :, w // 2:] *= 0.6
+    return img.clamp(0, 1)[None]
+
+
+def _style(h=72, w=72):
+    """A warm, strongly textured picture (stripes and checks): nothing like the content."""
+    torch.manual_seed(0)
+    y = torch.arange(h).view(h, 1).expand(h, w).float()
+    x = torch.arange(w).view(1, w).expand(h, w).float()
+    stripes = (torch.sin(x * 0.9 + y * 0.4) > 0).float()
+    checks = (((x // 6) + (y // 6)) % 2).float()
+    img = torch.stack([0.55 + 0.4 * stripes, 0.25 + 0.3 * checks, 0.05 + 0.1 * stripes * checks])
+    return (img + 0.05 * torch.rand(3, h, w)).clamp(0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_backbone(BACKBONE)
+
+
+def _style_distance(net, img, style):
+    """Mean relative Gram distance over the backbone's style layers (as the bench does)."""
+    lay = LAYERS[BACKBONE].style
+    with torch.no_grad():
+        fi, fs = net.features(img, list(lay)), net.features(style, list(lay))
+        return sum(losses.style_loss(fi[n], losses.gram(fs[n])[None]).item() for n in lay) / 5
+
+
+def test_colour_transform_gives_the_style_colour_mean_and_covariance():
+    c, s = _content(), _style()
+    m = solve.colour_transform(c, s)
+    assert m.shape == (3, 4)
+    out = torch.einsum("ij,bjhw->bihw", m[:, :3], c) + m[:, 3].view(1, 3, 1, 1)  # unclipped
+    v, t = out[0].reshape(3, -1), s[0].reshape(3, -1)
+    assert torch.allclose(v.mean(1), t.mean(1), atol=1e-4)
+    # (equal up to the small ridge that keeps flat images invertible)
+    assert torch.allclose(torch.cov(v, correction=0), torch.cov(t, correction=0), rtol=0.02,
+                          atol=3e-4)
+    assert 0.0 <= solve.match_colours(c, s).min() and solve.match_colours(c, s).max() <= 1.0
+
+
+def test_mrf_scales_keep_the_coarsest_scale_large_enough():
+    assert solve.mrf_scales(512, 768) == [4, 2, 1]
+    assert solve.mrf_scales(256, 384) == [2, 1]
+    assert solve.mrf_scales(100, 100) == [1]
+    assert all(min(200, 300) // f >= solve.MRF_MIN_SIDE for f in solve.mrf_scales(200, 300))
+
+
+def test_paint_output_takes_the_style_and_keeps_the_layout(net):
+    c, s = _content(), _style()
+    t = solve.compute_targets(net, BACKBONE, c, s, None, None)
+    out = solve.run_pixels(net, BACKBONE, c, t, solve.DEFAULT_WEIGHTS["paint"], 60, _quiet(),
+                           lr=solve.LR["paint"])
+    before, after = _style_distance(net, c, s), _style_distance(net, out, s)
+    assert after < 0.5 * before, (before, after)
+    # The picture is visibly changed, and the layout (the hard edge) is still there.
+    assert (out - c).abs().mean() > 0.05
+    left, right = out[..., :, 24:30].mean(), out[..., :, 34:40].mean()
+    assert abs(left - right) > 0.03
+
+
+def test_mrf_output_takes_the_style_colours_and_texture(net):
+    c, s = _content(), _style()
+    start = solve.match_colours(c, s)
+    out = solve.run_mrf(net, BACKBONE, c, s, solve.DEFAULT_WEIGHTS["mrf"], 15, _quiet(),
+                        lr=solve.LR["mrf"], init=start)
+    assert out.shape == c.shape and 0 <= out.min() and out.max() <= 1
+    # Colours moved to the style's (warm: red well above blue), texture distance dropped.
+    r, b = out[0, 0].mean(), out[0, 2].mean()
+    assert r - b > 0.3
+    assert _style_distance(net, out, s) < 0.6 * _style_distance(net, c, s)
+
+
+def test_colour_term_gives_each_region_its_partner_colours(net):
+    """The 'pixels' pseudo-layer at the photo methods' weights: a grey content whose left half
+    is paired with a red style region and right half with a blue one takes those colours
+    (the backbone's layers alone move them only ~0.1 in 60 steps; measured 0.5 with it)."""
+    torch.manual_seed(0)
+    c = torch.full((1, 3, 48, 48), 0.5)
+    c += 0.1 * torch.rand_like(c)
+    s = torch.zeros(1, 3, 48, 48)
+    s[:, 0, :, :24] = 0.9  # left: red
+    s[:, 2, :, 24:] = 0.9  # right: blue
+    masks = torch.zeros(2, 48, 48)
+    masks[0, :, :24], masks[1, :, 24:] = 1, 1
+    t = solve.compute_targets(net, BACKBONE, c, s, masks, masks)
+    w = solve.DEFAULT_WEIGHTS["dpst"]
+    assert w.colour > 0 and solve.DEFAULT_WEIGHTS["fast"].colour == w.colour
+    out = solve.run_pixels(net, BACKBONE, c, t, w, 60, _quiet(), lr=solve.LR["dpst"])
+    left, right = out[0, :, :, :20].mean((1, 2)), out[0, :, :, 28:].mean((1, 2))
+    assert left[0] - left[2] > 0.3 and right[2] - right[0] > 0.3, (left, right)
