@@ -47,7 +47,7 @@ def test_chunked_render_equals_each_pixels_own_network() -> None:
         hid = torch.relu(x @ p["w1"][rows] + p["b1"][rows])
         hid = torch.relu(hid @ p["w2"][rows] + p["b2"][rows])
         o = (hid @ p["w3"][rows] + p["b3"][rows])[:, 0]
-        return model.albedo * o[:, :3] + o[:, 3:]
+        return torch.sigmoid(o[:, 6:7]) * (model.albedo * o[:, :3] + o[:, 3:6])  # visibility gate
 
     for m, cl in enumerate(model.members):
         second = cl.second.clamp(min=0)  # where blend is 0 its value does not matter

@@ -9,8 +9,12 @@ Method, following the paper's sections:
   columns. We learn ``Φ`` from the N captured columns and evaluate it anywhere.
 * **Network input** (Sec. 4): the pixel's coordinates, the light's coordinates and the pixel's
   value in the stack's *average image*, which carries texture the network need not memorise.
-  The average image also acts multiplicatively on the output (``A(p)·o₁ + o₂``): albedo scales
-  reflected light, so the networks learn shading, shadows and highlights only.
+  The average image also acts multiplicatively on the output: albedo scales reflected light,
+  so the networks learn shading, shadows and highlights only. The output is
+  ``σ(o₃)·(A(p)·o₁ + o₂)``: the sigmoid gate is a visibility term that can reach 0, so a
+  shadow is black rather than a network's noise around 0 (measured, draft on synthetic scene
+  1: +0.6 dB and visibly clean shadow interiors; −0.8 dB on the DiLiGenT ball, still
+  ≥ barycentric + 2.7 dB).
 * **Divide and conquer** (Sec. 5): the paper splits the pixels into clusters and gives every
   cluster its *own small network* (two hidden layers), because one small network cannot hold a
   whole image's light transport while a large one is slow to train and to evaluate. We cluster
@@ -20,23 +24,34 @@ Method, following the paper's sections:
   cluster. All clusters' networks train at once as batched matrix products (``torch.bmm``
   over a (members·clusters) batch), so a step is a few large BLAS calls, not thousands of
   small ones.
+* **Seams**: independent networks disagree where the data leave Φ under-determined (a
+  highlight between two captured lights), which showed as blocks. Each network therefore
+  also trains on a band of its neighbours' pixels along the seam (:data:`OVERLAP`), and the
+  answer cross-fades between the two networks over a narrower band (:data:`BLEND`): a
+  partition of unity, continuous across seams, costing one more evaluation for the ~⅓ of
+  pixels inside the band.
 * **Ensemble** (Sec. 5): several members, each with its own clustering (k-means seed),
   initialisation and random draw of training samples, averaged. Different clusterings put the
-  members' seams in different places, so the average has none, and independent errors cancel.
+  members' seams in different places, and independent errors cancel.
 
-Why this shape on a CPU (measured, ``bench/relight.py``): the previous single 128-wide,
-4-layer MLP per member spent ~57 k multiply-adds per sample, and its steps already ran at
-~50 GFLOPS on one core (gathers, one-hot and Adam were < 15 % of a step) — the cost was the
-arithmetic. A cluster's 32-unit network costs ~1.6 k multiply-adds per sample, so the same
-training time sees ~30× more samples, and a new light costs ~1.3 k multiply-adds per pixel
-per member once the first layer's pixel part ``W_p·f(p)`` is computed (once per render call,
-shared by all its lights, see :meth:`RelightModel.render`).
+Why this shape on a CPU (measured with ``torch.profiler`` and ``bench/relight.py``): the
+previous single 128-wide, 4-layer MLP per member spent ~57 k multiply-adds per sample, and its
+steps already ran at ~50 GFLOPS on one core (gathers, one-hot and Adam were < 15 % of a step)
+— the cost was the arithmetic, not overhead. A cluster's 32-unit network costs ~1.6 k
+multiply-adds per sample, so the same training time sees ~30× more samples, and a new light
+costs ~1.3 k multiply-adds per pixel per member once the first layer's pixel part
+``W_p·f(p)`` is computed (once per render call, shared by all its lights, see
+:meth:`RelightModel.render`). Measured choices (synthetic scene 1, 256², 64 lights, gain over
+barycentric): light input with 1 octave of sin/cos +2.1 dB, 2 octaves +0.9, 3 octaves −2.9
+(more octaves overfit between the captured lights); learning rate 2e-2 over 1e-2 +0.9 dB;
+at equal training samples, 2 members × 3000 steps +4.4 dB vs 4 × 1500 +4.1 dB — longer
+training beats more members, and fewer members halve the cost of a new light.
 
 Training samples (light, pixel) pairs: every step draws the same number of pixels from every
 cluster, and inside a cluster, pixels whose value varies most over the stack (shadow
 boundaries, highlights: where interpolation fails) are drawn more often (half the draws
 uniform, half in proportion to the pixel's standard deviation over the stack) — in the spirit
-of the paper's attention to where the light transport changes fast.
+of the paper's attention to where the light transport changes fast (not measured apart).
 
 All tensors are float32 linear light divided by the stack's ``scale`` (99.9th percentile) so
 that targets are O(1). Light coordinates are 2-D (see :func:`baselines.plane_coords`) and
@@ -56,12 +71,14 @@ import torch
 from darkroom.errors import check_cancel
 
 #: Bump when the model's layout changes (the cache key includes it, see ``op.get_model``).
-VERSION = 2
+VERSION = 3
 HIDDEN = 32  # units of each hidden layer of a cluster's network
 PIXELS_PER_CLUSTER = 256  # Sec. 5: small regions, each simple enough for a small network
 MAX_CLUSTERS = 1024
 LIGHT_FREQS = 1  # sin/cos of π·l for the light input (more octaves overfit: measured)
 LR = 2e-2
+GATE = True  # output σ(o₃)·(A·o₁ + o₂) (see the module docstring); False: A·o₁ + o₂
+OUT = 7  # network outputs: o₁ (3), o₂ (3), o₃ (1)
 OVERLAP = 0.5  # seam band (k-means distance units ≈ cluster widths) both neighbours train on
 BLEND = 0.25  # narrower band where the answer cross-fades between the two networks
 
@@ -82,7 +99,7 @@ class Quality:
 #: draft / standard / best. Training costs ``members × steps × samples × clusters`` samples.
 QUALITY: dict[str, Quality] = {
     "draft": Quality(2, 1500, 32),
-    "standard": Quality(2, 5000, 32),
+    "standard": Quality(2, 6000, 32),
     "best": Quality(3, 6000, 32),
 }
 
@@ -182,9 +199,9 @@ class Clustering:
 
 class ClusterNets:
     """The networks of all clusters of all members, as stacked parameters:
-    ``w1`` (MK, I, H), ``b1`` (MK, 1, H), ``w2`` (MK, H, H), ``b2``, ``w3`` (MK, H, 6), ``b3``,
+    ``w1`` (MK, I, H), ``b1`` (MK, 1, H), ``w2`` (MK, H, H), ``b2``, ``w3`` (MK, H, 7), ``b3``,
     with MK = members × clusters and I = 5 pixel inputs (local x, y, average RGB) + light
-    inputs. Output: ``A(p)·o[:3] + o[3:]`` (RGB, stack-scale units)."""
+    inputs. Output: ``σ(o₃)·(A(p)·o₁ + o₂)`` (RGB, stack-scale units; :func:`_output`)."""
 
     NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
     PIX_IN = 5
@@ -196,7 +213,7 @@ class ClusterNets:
     def init(mk: int, light_in: int, device: str, gen: torch.Generator) -> ClusterNets:
         """Uniform ±1/√fan_in, as ``torch.nn.Linear`` does."""
         shapes = {"w1": (ClusterNets.PIX_IN + light_in, HIDDEN), "w2": (HIDDEN, HIDDEN),
-                  "w3": (HIDDEN, 6)}
+                  "w3": (HIDDEN, OUT)}
         p = {}
         for name, (fan_in, fan_out) in shapes.items():
             bound = 1 / math.sqrt(fan_in)
@@ -210,8 +227,14 @@ class ClusterNets:
         p = self.p
         h = torch.relu(torch.baddbmm(p["b1"], x, p["w1"]))
         h = torch.relu(torch.baddbmm(p["b2"], h, p["w2"]))
-        o = torch.baddbmm(p["b3"], h, p["w3"])
-        return albedo * o[..., :3] + o[..., 3:]
+        return _output(torch.baddbmm(p["b3"], h, p["w3"]), albedo)
+
+
+def _output(o: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
+    """Network outputs (..., OUT) and average image (..., 3) → RGB (..., 3)."""
+    if GATE:
+        return torch.sigmoid(o[..., 6:7]) * (albedo * o[..., :3] + o[..., 3:6])
+    return albedo * o[..., :3] + o[..., 3:6]
 
 
 def _pixel_grid(h: int, w: int, device: str) -> torch.Tensor:
@@ -288,8 +311,8 @@ class RelightModel:
             dest = pix[valid]
             for i in range(len(lf)):
                 hid = torch.baddbmm(b2, (first + lpart[i][:, None]).relu_(), w2).relu_()
-                o = torch.baddbmm(b3, hid, w3)
-                out[i].index_add_(0, dest, (alb * o[..., :3] + o[..., 3:])[valid] * wt)
+                rgb = _output(torch.baddbmm(b3, hid, w3), alb)
+                out[i].index_add_(0, dest, rgb[valid] * wt)
 
     def _layouts_of(self, m: int) -> list[tuple[torch.Tensor, ...]]:
         """Member ``m``'s pixels in chunks of one cluster (computed once, then kept): for its
