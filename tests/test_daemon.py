@@ -93,6 +93,7 @@ def test_cancel_running_and_queued_jobs(make_daemon) -> None:  # type: ignore[no
             with pytest.raises(Cancelled):
                 job.wait(timeout=10)
         assert time.monotonic() - t0 < 1.0  # issue 7: cancel is honoured within 1 s
+        c.run("debug.echo", [], {}, timeout=10)  # the worker has let go of the running one
         st = c.status()
     assert st["queue"]["cancelled"] == 2 and st["queue"]["running"] == 0
 
@@ -249,3 +250,42 @@ def test_a_client_that_never_reads_cannot_freeze_the_daemon(make_daemon) -> None
         st = c.status()
     raw.close()
     assert sent > 4000 and st["dropped_replies"] > 0
+
+
+def _stubborn(images, params, progress, cancelled):  # type: ignore[no-untyped-def]
+    """An op that checks for cancel only every 2.5 s (like a long solver step)."""
+    from darkroom.errors import check_cancel
+    from darkroom.ops.registry import Result
+
+    for _ in range(4):
+        time.sleep(2.5)
+        progress(0.5, "thinking")
+        check_cancel(cancelled)
+    return Result(meta={"finished": True})
+
+
+def test_cancel_is_answered_within_a_second_even_if_the_op_checks_rarely(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    from darkroom.ops import registry
+
+    d = make_daemon()
+    registry.load_all()
+    registry.register("test.stubborn", help="checks cancel rarely (tests only)")(_stubborn)
+    try:
+        with d.client() as c:
+            job = c.submit("test.stubborn", [], {})
+            next(iter(job.events()))  # queued → running
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            job.cancel()
+            job.cancel()  # twice: still one answer
+            with pytest.raises(Cancelled):
+                job.wait(timeout=10)
+            assert time.monotonic() - t0 < 1.0
+            # Nothing more for that job ever arrives (no late progress, no result)…
+            after = c.submit("debug.echo", [], {"tag": "after"})
+            assert after.wait(timeout=20)[1]["tag"] == "after"  # …and the worker comes back
+            assert job.id not in c._inbox
+            st = c.status()
+        assert st["queue"]["cancelled"] == 1 and st["queue"]["done"] == 1
+    finally:
+        registry._REGISTRY.pop("test.stubborn", None)

@@ -100,6 +100,7 @@ class Daemon:
         self._outbox = f"inproc://outbox-{id(self)}"
         self._socket_file: str | None = None
         self._peer = b""  #: CurveZMQ public key of the message being handled (remote mode)
+        self._acked: set[str] = set()  #: running jobs already answered 'cancelled'
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -279,7 +280,7 @@ class Daemon:
                         frames = self.pull.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
-                    self._forward(frames)
+                    self._forward_from_worker(frames)
             if self.router in events:
                 for _ in range(64):
                     try:
@@ -355,10 +356,18 @@ class Daemon:
             job_id = h.get("job")
             job = self.queue.jobs.get(job_id) if isinstance(job_id, str) else None
             if job is None or job.client != ident:
-                raise BadRequest(f"There is no job {job_id!r} of yours to cancel.", field="job")
+                raise BadRequest(f"There is no job {str(job_id)[:80]!r} of yours to cancel.",
+                                 field="job")
+            if job.id in self._acked:
+                return  # already answered 'cancelled'; one final answer per job
             removed = self.queue.cancel(job.id, "The job was cancelled.")
             if removed is not None:
                 self._send_job(removed, "error", Cancelled("The job was cancelled before it started."))
+            else:
+                # Running: answer now (the user waits on this), and drop whatever the op still
+                # sends; its worker is freed at the op's next cancel check.
+                self._acked.add(job.id)
+                self._send_job(job, "error", Cancelled("The job was cancelled."))
         elif msg.type == "request":
             self._request(ident, msg)
         else:
@@ -455,7 +464,17 @@ class Daemon:
             log.exception("could not serialise the %s of job %s", kind, job.id)
             frames = _job_frames(self.session, job, "error", Internal(
                 "The backend could not send this job's result."))
-        self._push([job.client, *frames])
+        self._push([job.client, job.id.encode(), kind.encode(), *frames])
+
+    def _forward_from_worker(self, frames: list[Any]) -> None:
+        """``[client, job id, kind, message…]`` from a worker → the client, unless the job was
+        already answered (cancelled while running): then dropped, its final one ends that."""
+        job_id, kind = frames[1].bytes.decode(), frames[2].bytes.decode()
+        if job_id in self._acked:
+            if kind in ("result", "error"):
+                self._acked.discard(job_id)
+            return
+        self._forward([frames[0], *frames[3:]])
 
     def _push(self, frames: list[Any]) -> None:
         sock = getattr(self._local, "push", None)
