@@ -74,3 +74,39 @@ def test_run_in_process_reports_progress() -> None:
     out = registry.run("debug.echo", [Image(np.ones((2, 2, 3), np.uint8))], {"delay": 0.05},
                        progress=lambda f, stage="", preview=None: seen.append(f))
     assert seen[-1] == 1.0 and out.images[0].pixels.shape == (2, 2, 3)
+
+
+def test_path_parameters_are_checked_before_the_op_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from darkroom.errors import NotFound
+
+    weights = tmp_path / "vgg.pth"
+    weights.write_bytes(b"x")
+    os.mkfifo(tmp_path / "pipe")
+    f = Param("weights", "str", "", path="file")
+    d = Param("folders", "list", [], path="dir")
+    n = Param("index", "str", "", path="new_file")
+    assert f.validate("") == ""  # "" is "the default", not a path
+    assert f.validate(str(weights)) == str(weights)
+    assert f.validate("vgg.pth", cwd=tmp_path) == str(weights)  # in-process: relative is fine
+    with pytest.raises(InvalidParameter, match="absolute"):
+        f.validate("vgg.pth")  # from a client: the daemon's folder is not the client's
+    with pytest.raises(InvalidParameter, match="regular file"):
+        f.validate(str(tmp_path / "pipe"))  # a FIFO would block the worker on open()
+    with pytest.raises(NotFound, match="does not exist"):
+        f.validate(str(tmp_path / "nope.pth"))
+    with pytest.raises(InvalidParameter, match="control characters"):
+        d.validate([str(tmp_path) + "\x00"])
+    with pytest.raises(InvalidParameter, match="must be a folder"):
+        d.validate([str(weights)])
+    assert d.validate(["~"]) == [os.path.expanduser("~")]
+    assert n.validate(str(tmp_path / "new.sqlite")) == str(tmp_path / "new.sqlite")
+    with pytest.raises(NotFound, match="folder"):
+        n.validate(str(tmp_path / "no" / "new.sqlite"))
+
+
+def test_a_weights_parameter_is_a_file_path_by_name() -> None:
+    """The style ops declare 'weights' as a plain str; the registry checks it as a file."""
+    spec = registry.load_all()["style.transfer"]
+    assert next(p for p in spec.params if p.name == "weights").path == "file"
