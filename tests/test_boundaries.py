@@ -26,7 +26,7 @@ def _imports(path: Path) -> set[str]:
 def test_client_side_imports_without_torch_or_numpy() -> None:
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
-        "import darkroom.client, darkroom.wire, darkroom.errors, darkroom.config\n"
+        "import darkroom.client, darkroom.wire, darkroom.errors, darkroom.config, darkroom.remote\n"
         "print('ok')"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

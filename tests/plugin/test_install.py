@@ -48,6 +48,7 @@ def test_install_both_then_uninstall_restores_profiles(home):
     assert os.access(gimp / "neural_darkroom.py", os.X_OK)
     for vend in (gimp / "vendor", krita / "pykrita/neural_darkroom/vendor"):
         assert (vend / "darkroom/client.py").exists() and (vend / "darkroom/lightnames.py").exists()
+        assert (vend / "darkroom/remote.py").exists()  # remote studio mode from the editors
         assert not (vend / "darkroom/images.py").exists()  # torch/numpy side stays out
         assert (vend / "darkroom_plugin/requests.py").exists()
         assert (vend / f"zmq-cp{PYVER.replace('.', '')}/zmq/__init__.py").exists()
