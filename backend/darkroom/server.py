@@ -27,7 +27,9 @@ import numpy as np
 import zmq
 
 from darkroom import __version__
+from darkroom import endpoint as ep
 from darkroom.config import Paths, paths, pick_device
+from darkroom.endpoint import AlreadyRunning  # noqa: F401  (re-exported)
 from darkroom.errors import (
     AuthError,
     BadRequest,
@@ -67,10 +69,6 @@ class ServerConfig:
     curve: bool = False  #: remote studio mode: CurveZMQ + ZAP allow-list (see darkroom.remote)
 
 
-class AlreadyRunning(DarkroomError):
-    code = "already_running"
-
-
 class Daemon:
     def __init__(self, config: ServerConfig | None = None, where: Paths | None = None) -> None:
         self.config = config or ServerConfig()
@@ -95,7 +93,7 @@ class Daemon:
         self.started = time.time()
         self.last_seen: dict[bytes, float] = {}
         self._stop = threading.Event()
-        self._lock_fd: Any = None
+        self._lock = ep.InstanceLock(self.paths)
         self._local = threading.local()
         self._outbox = f"inproc://outbox-{id(self)}"
         self._socket_file: str | None = None
@@ -105,10 +103,10 @@ class Daemon:
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Lock, bind, write the connection file, start workers (does not block)."""
-        self._acquire_lock()
+        self._lock.acquire()
         try:
             if self.config.curve:
-                self._check_curve_bind()
+                ep.check_curve_bind(self.config.bind)
                 from darkroom import remote
 
                 self.curve = remote.CurveServer(self.ctx, self.paths)
@@ -119,7 +117,9 @@ class Daemon:
             self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps jobs
             self.router.setsockopt(zmq.LINGER, 0)
             self.router.setsockopt(zmq.MAXMSGSIZE, self.config.limits.max_message_bytes)
-            self.endpoint = self._bind()
+            self.endpoint, self._socket_file = ep.bind(
+                self.router, self.config.bind, self.paths.runtime,
+                allow_remote=self.config.allow_remote, curve=self.curve is not None)
             self.pull = self.ctx.socket(zmq.PULL)
             self.pull.bind(self._outbox)
             info: dict[str, Any] = {
@@ -136,7 +136,7 @@ class Daemon:
         except BaseException:
             if self.curve is not None:
                 self.curve.stop()
-            self._release_lock()
+            self._lock.release()
             raise
         for dev in self.devices:
             w = Worker(self.queue, dev, self._send_from_worker)
@@ -183,88 +183,8 @@ class Daemon:
                 os.unlink(self._socket_file)
             except OSError:
                 pass
-        self._release_lock()
+        self._lock.release()
         log.info("stopped")
-
-    def _bind(self) -> str:
-        bind = self.config.bind
-        if bind is None:
-            if os.name == "posix":
-                path = self.paths.runtime / "darkroom.sock"
-                path.unlink(missing_ok=True)  # stale socket of a dead daemon (we hold the lock)
-                self.router.bind(f"ipc://{path}")
-                os.chmod(path, 0o600)
-                self._socket_file = str(path)
-                return f"ipc://{path}"
-            bind = "tcp://127.0.0.1"
-        if bind == "tcp":
-            bind = "tcp://127.0.0.1"
-        if not bind.startswith("tcp://"):
-            self.router.bind(bind)  # ipc://PATH given explicitly
-            return bind
-        rest = bind[len("tcp://"):]
-        if rest.startswith("["):
-            host = rest[: rest.index("]") + 1]
-            port = rest[len(host) + 1:]
-        else:
-            host, _, port = rest.partition(":")
-        loopback = host in ("127.0.0.1", "localhost", "[::1]")
-        if not loopback and not self.config.allow_remote:
-            raise BadRequest(
-                f"Refusing to listen on {host}: other machines could reach the backend. "
-                "Pass --allow-remote if that is really what you want."
-            )
-        if not loopback:
-            log.warning("listening on %s: reachable from other machines", host)
-            if self.curve is None:
-                log.warning("without --curve, anyone who can read the traffic on the network "
-                            "sees the images and the key; use --curve for remote studio mode")
-        if host == "[::1]":
-            self.router.setsockopt(zmq.IPV6, 1)
-        if port in ("", "*", "0"):
-            port = str(self.router.bind_to_random_port(f"tcp://{host}"))
-        else:
-            self.router.bind(f"tcp://{host}:{port}")
-        return f"tcp://{host}:{port}"
-
-    def _check_curve_bind(self) -> None:
-        """Remote studio mode is for TCP; refuse a combination that would silently not be it."""
-        bind = self.config.bind or ""
-        if not bind.startswith("tcp"):
-            raise BadRequest("--curve (remote studio mode) needs --bind tcp://HOST:PORT.")
-
-    def _acquire_lock(self) -> None:
-        lock_path = self.paths.state / "daemon.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.name == "posix":
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:  # pragma: no cover - Windows
-                import msvcrt
-
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            os.close(fd)
-            where = "unknown endpoint"
-            try:
-                info = read_connection_file(self.paths.connection_file)
-                where = f"pid {info.get('pid')}, {info.get('endpoint')}"
-            except (OSError, ProtocolError):
-                pass
-            raise AlreadyRunning(
-                f"A Neural Darkroom backend is already running for this user ({where}). "
-                "Use 'darkroom stop' first, or set DARKROOM_HOME for a separate instance."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
-
-    def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock
-            self._lock_fd = None
 
     # -- main loop --------------------------------------------------------------------------
     def _loop(self) -> None:
