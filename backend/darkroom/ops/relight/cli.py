@@ -117,7 +117,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "optional colour and intensity, e.g. 0.3,0.6:1,0.8,0.6@2")
     p.add_argument("-o", "--output", help="the output image file")
     p.add_argument("--train", action="store_true", help="train and cache only; no image")
-    p.add_argument("--quality", default="standard", choices=("draft", "standard", "best"))
+    p.add_argument("--quality", default="standard", choices=("draft", "standard", "best"),
+                   help="training budget, once per stack (then cached): on a 2-core CPU, 64 "
+                   "images at 256² train in about ½ (draft), 2 (standard, the default) or 3½ "
+                   "(best) minutes")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--remote", action="store_true", help="run in the daemon")
     p.set_defaults(func=_handler)

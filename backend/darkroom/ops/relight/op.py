@@ -153,8 +153,9 @@ def _encode(linear: np.ndarray, like: Image) -> np.ndarray:
     return imgs.restore_format(rgb.astype(np.float32), like.pixels)
 
 
-_QUALITY = Param("quality", "str", "standard", "draft (fast), standard or best (slow): "
-                 "ensemble size and training length", choices=tuple(QUALITY))
+_QUALITY = Param("quality", "str", "standard", "draft, standard or best: ensemble size and "
+                 "training length (one-time training of 64 images at 256² on a 2-core CPU: about "
+                 "½, 2 and 3½ minutes)", choices=tuple(QUALITY))
 
 
 @register(
