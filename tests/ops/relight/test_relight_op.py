@@ -88,6 +88,23 @@ def test_second_request_uses_the_cache(tiny: Path, make_layers, monkeypatch) -> 
     np.testing.assert_array_equal(warm.images[0].pixels, cold.images[0].pixels)
 
 
+def test_a_second_request_reuses_the_built_model(tiny: Path, make_layers) -> None:
+    from darkroom.ops.relight import op
+
+    stack = op.prepare_stack(make_layers())
+
+    def get() -> network.RelightModel:
+        return op.get_model(stack, "draft", lambda *a, **k: None, lambda: False)[0]
+
+    first = get()
+    assert get() is first  # the daemon's next request skips rebuilding and re-sorting pixels
+    cache.forget_memory()
+    cold = get()  # read back from disk (weights_only): built anew, same answer
+    assert cold is not first
+    light = np.array([[0.45, 0.55]])
+    np.testing.assert_array_equal(cold.render(light), first.render(light))
+
+
 def test_changed_pixels_change_the_key(tiny: Path, make_layers) -> None:
     layers = make_layers()
     k1 = registry.run("relight.train", layers, DRAFT).meta["cache_key"]

@@ -74,6 +74,12 @@ def prepare_stack(layers: list[Image]) -> Stack:
     return Stack(out, scale, lights, coords, layers[0])
 
 
+#: The last model built, with the cache state it came from: a daemon's next request for the
+#: same stack reuses it (and the pixel layouts it built while rendering, see
+#: ``RelightModel.render``) while the cache still holds that very state.
+_LAST: dict[tuple[str, str], tuple[dict[str, Any], RelightModel]] = {}
+
+
 def get_model(
     stack: Stack, quality: str, progress: ProgressFn, cancelled: CancelledFn
 ) -> tuple[RelightModel, dict[str, Any]]:
@@ -91,8 +97,12 @@ def get_model(
                              lambda f, s: progress(0.95 * f, s), cancelled)
         state = {**model.state(), "stats": stats}
         cache.save(key, state)
+    elif (last := _LAST.get((key, device))) is not None and last[0] is state:
+        model = last[1]
     else:
         model = RelightModel.from_state(state, stack.images.mean(0), device)
+    _LAST.clear()
+    _LAST[(key, device)] = (state, model)
     return model, {"cache_key": key, "cached": cached, "training": dict(state["stats"])}
 
 
