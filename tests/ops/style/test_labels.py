@@ -64,3 +64,22 @@ def test_small_unpaired_region_takes_the_whole_style_with_a_warning():
     green = cols.index((0, 255, 0))
     assert cm[green].sum() == 64 and sm[green].all()  # the whole style
     assert len(warnings) == 1 and "green (0,255,0)" in warnings[0] and "s.png" in warnings[0]
+
+
+def test_shared_pairs_with_seams_pair_cleanly():
+    """in34 and in58 (hand-painted maps with antialiased seams) used to be refused."""
+    from pathlib import Path
+
+    from darkroom import images as im
+
+    data = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "photo_pairs"
+    if not data.is_dir():
+        pytest.skip("../shared/data/photo_pairs is not present (test data, not shipped)")
+    expect = {"in34": {(0, 0, 0), (255, 0, 0), (255, 255, 255)},
+              "in58": {(0, 0, 0), (255, 0, 0)}}
+    for name, colours in expect.items():
+        maps = [im.to_rgb_float(im.read_image(data / name / f"{k}.png"))
+                for k in ("content_labels", "style_labels")]
+        cm, sm, cols, warnings = labels.paired_masks(*maps, "c", "s")
+        assert set(cols) == colours and warnings == []
+        assert np.allclose(cm.sum(0), 1.0)
