@@ -120,3 +120,20 @@ def test_relight_outside_a_group_and_bad_names_are_sentences(gimp):
     group = Drawable("stack", 1, 1, group=True, children=kids)
     with pytest.raises(InvalidInput, match="'Background'"):
         gimp.relight(image, group, config)
+
+
+def test_a_warning_goes_to_gimps_messages_and_the_layer_is_still_added(gimp, monkeypatch):
+    from darkroom_plugin.jobs import Outcome
+
+    warn = "Target light 1 lies outside the captured lights' range."
+    added, said, undo = [], [], []
+    monkeypatch.setattr(gimp, "run_request", lambda req: Outcome([object()], {"warnings": [warn]}))
+    monkeypatch.setattr(gimp, "add_layer", lambda *a: added.append(a))
+    monkeypatch.setattr(gimp, "_above", lambda image, anchor: (None, 0))
+    monkeypatch.setattr(gimp.Gimp, "message", lambda text: said.append(text), raising=False)
+    image = SimpleNamespace(undo_group_start=lambda: undo.append("start"),
+                            undo_group_end=lambda: undo.append("end"))
+    req = SimpleNamespace(result_name="Relit: stack")
+    assert gimp._run_into_layer(image, req, None) == ""  # success, not an error return
+    assert len(added) == 1 and undo == ["start", "end"]
+    assert len(said) == 1 and warn in said[0]

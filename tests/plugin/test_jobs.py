@@ -113,3 +113,14 @@ def test_background_job_polls_progress_then_outcome():
     gate.set()
     out = job.wait(5)
     assert out is not None and out.ok and job.done and job.fraction == 0.25 and job.stage == "a"
+
+
+def test_result_warnings_become_one_note_for_the_user():
+    warn = "Target light 1 lies outside the captured lights' range."
+    client = FakeClient([ev("result", images=[result_image()], meta={"warnings": [warn]})])
+    out = jobs.run_blocking(request(), connect=lambda: client)
+    assert out.ok and out.warnings == [warn]
+    assert warn in out.warning_text() and "added" in out.warning_text()
+    quiet = jobs.run_blocking(request(), connect=lambda: FakeClient(
+        [ev("result", images=[result_image()], meta={})]))
+    assert quiet.warnings == [] and quiet.warning_text() == ""

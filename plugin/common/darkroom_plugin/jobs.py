@@ -63,6 +63,19 @@ class Outcome:
     def ok(self) -> bool:
         return not self.error and not self.cancelled
 
+    @property
+    def warnings(self) -> list[str]:
+        """Sentences the op attached to a result it still delivered (e.g. a target light outside
+        the captured range, a label region without a partner): the user should read them."""
+        raw = self.meta.get("warnings") or []
+        return [str(w) for w in raw] if isinstance(raw, list) else [str(raw)]
+
+    def warning_text(self) -> str:
+        """One message for the editor: "" when there is nothing to say."""
+        ws = self.warnings
+        return "" if not ws else "The result was added, with a note:\n" + "\n".join(
+            f"• {w}" for w in ws)
+
 
 def run_blocking(req: Request, *, connect: ConnectFn = default_connect,
                  progress: Callable[[float, str], None] | None = None,

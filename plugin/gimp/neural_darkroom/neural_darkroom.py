@@ -219,6 +219,9 @@ def _run_into_layer(image, req, anchor) -> str:
         add_layer(image, out.images[0], req.result_name, *_above(image, anchor))
     finally:
         image.undo_group_end()
+    note = out.warning_text()
+    if note:  # the layer is there; the note goes to GIMP's message area, not as a failure
+        Gimp.message(note)
     return ""
 
 

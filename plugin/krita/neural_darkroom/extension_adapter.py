@@ -94,6 +94,8 @@ class Controller:
         self.last = out
         if out.error and not out.cancelled:
             self.tell(out.error)
+        elif out.ok and out.warning_text():
+            self.tell(out.warning_text())
 
     def tell(self, message: str) -> None:
         self.messages.append(message)
