@@ -119,7 +119,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", action="store_true", help="train and cache only; no image")
     p.add_argument("--quality", default="standard", choices=("draft", "standard", "best"),
                    help="training budget, once per stack (then cached): on a 2-core CPU, 64 "
-                   "images at 256² train in about ½ (draft), 2 (standard, the default) or 3½ "
+                   "images at 256² train in about ¾ (draft), 2 (standard, the default) or 3 "
                    "(best) minutes")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--remote", action="store_true", help="run in the daemon")

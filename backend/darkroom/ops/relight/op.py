@@ -165,7 +165,7 @@ def _encode(linear: np.ndarray, like: Image) -> np.ndarray:
 
 _QUALITY = Param("quality", "str", "standard", "draft, standard or best: ensemble size and "
                  "training length (one-time training of 64 images at 256² on a 2-core CPU: about "
-                 "½, 2 and 3½ minutes)", choices=tuple(QUALITY))
+                 "¾, 2 and 3 minutes)", choices=tuple(QUALITY))
 
 
 @register(
