@@ -1,6 +1,7 @@
 """The matting Laplacian (Levin et al. 2008): symmetric, PSD, null space of affine images."""
 
 import numpy as np
+import pytest
 import torch
 
 from darkroom.ops.style import laplacian
@@ -40,3 +41,32 @@ def test_torch_loss_matches_scipy_quadratic_form():
     got.backward()
     assert abs(got.item() - expect) < 1e-4 * max(1.0, expect)
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_loss_gradient_matches_autograd_through_the_dense_matrix():
+    img = _image(6, 7, 3)
+    lap = laplacian.matting_laplacian(img)
+    out = torch.from_numpy(np.random.default_rng(4).random((1, 3, 6, 7))).float()
+    x = out.clone().requires_grad_(True)
+    laplacian.photorealism_loss(x, laplacian.to_torch(lap)).backward()
+    dense = torch.from_numpy(lap.toarray()).float()
+    y = out.clone().requires_grad_(True)
+    v = y[0].reshape(3, -1).t()
+    ((v * (dense @ v)).sum() / v.shape[0]).backward()
+    assert torch.allclose(x.grad, y.grad, atol=1e-6, rtol=1e-4)
+
+
+def test_building_stops_when_the_check_raises():
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        laplacian.matting_laplacian(_image(200, 120, 5), check=check)
+    assert len(calls) == 2  # checked between chunks, not only at the start

@@ -144,7 +144,8 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
             if method == "dpst":
                 progress(0.04, "matting Laplacian")
                 lap = mlap.to_torch(mlap.matting_laplacian(
-                    content[0].permute(1, 2, 0).cpu().numpy()), device)
+                    content[0].permute(1, 2, 0).cpu().numpy(),
+                    check=lambda: check_cancel(cancelled)), device)
             init = (solve.match_colours(content, style)
                     if solve.COLOUR_START and method == "dpst" else None)
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
