@@ -81,35 +81,33 @@ def test_style_flow_adds_one_named_layer_above_content_in_doc_depth(krita):
     assert content.set_calls == [] and style.set_calls == []  # sources untouched
 
 
-def test_failed_job_is_a_message_and_no_layer(krita):
+def _style_answered_by(krita, event):
+    """Run the style flow against a daemon that answers ``event``; (controller, root node)."""
     content = KritaNode("c", rect=Rect(0, 0, 1, 1), data=bytes(4))
     style = KritaNode("s", rect=Rect(0, 0, 1, 1), data=bytes(4))
     root = KritaNode("root", kind="grouplayer", children=[content, style])
-    err = SimpleNamespace(type="error", error=InvalidInput("Layer 's' is empty."), images=[],
-                          meta={}, fraction=0.0, stage="")
-    job = SimpleNamespace(events=lambda timeout=None: iter([err]), cancel=lambda: None)
+    job = SimpleNamespace(events=lambda timeout=None: iter([event]), cancel=lambda: None)
     client = SimpleNamespace(submit=lambda *a: job, close=lambda: None)
     ctl = krita.ea.Controller(app=None, connect=lambda: client)
     ctl.interactive = False
     ctl.style(KritaDoc(root), content, style).wait(5)
     ctl._tick()
+    return ctl, root
+
+
+def test_failed_job_is_a_message_and_no_layer(krita):
+    err = SimpleNamespace(type="error", error=InvalidInput("Layer 's' is empty."), images=[],
+                          meta={}, fraction=0.0, stage="")
+    ctl, root = _style_answered_by(krita, err)
     assert ctl.messages == ["Layer 's' is empty."] and len(root.childNodes()) == 2
 
 
 def test_a_warning_is_shown_and_the_layer_still_added(krita):
-    content = KritaNode("c", rect=Rect(0, 0, 1, 1), data=bytes(4))
-    style = KritaNode("s", rect=Rect(0, 0, 1, 1), data=bytes(4))
-    root = KritaNode("root", kind="grouplayer", children=[content, style])
     result = WireImage(bytes(4), shape=(1, 1, 4), dtype="u8", role="result", name="r",
                        offset=(0, 0))
     warn = "Region (0, 0, 255) has no partner in the style; it takes the whole style's look."
     ev = SimpleNamespace(type="result", images=[result], meta={"warnings": [warn]},
                          fraction=1.0, stage="")
-    job = SimpleNamespace(events=lambda timeout=None: iter([ev]), cancel=lambda: None)
-    client = SimpleNamespace(submit=lambda *a: job, close=lambda: None)
-    ctl = krita.ea.Controller(app=None, connect=lambda: client)
-    ctl.interactive = False
-    ctl.style(KritaDoc(root), content, style).wait(5)
-    ctl._tick()
+    ctl, root = _style_answered_by(krita, ev)
     assert len(root.childNodes()) == 3 and ctl.last.ok
     assert len(ctl.messages) == 1 and warn in ctl.messages[0]
