@@ -271,8 +271,10 @@ class RelightModel:
 
     @torch.no_grad()
     def render(self, lights_2d: np.ndarray, cancelled: Callable[[], bool] | None = None,
-               block: int = 1 << 16) -> np.ndarray:
-        """(K, 2) lights → (K, H, W, 3) float32 images, in stack-scale units (ensemble mean).
+               block: int = 1 << 16, spread: bool = False
+               ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """(K, 2) lights → (K, H, W, 3) float32 images, in stack-scale units (ensemble mean);
+        with ``spread``, also the members' standard deviation around that mean (K, H, W, 3).
 
         Per member and block of pixels (sorted by cluster, in chunks of one cluster each),
         the first layer's pixel part ``W_p·f(p) + b`` is computed once and shared by all K
@@ -281,12 +283,22 @@ class RelightModel:
         """
         h, w = self.shape
         lf = self.light_input(lights_2d)
-        out = torch.zeros(len(lf), h * w + 1, 3, device=self.device)  # + a row for padding
+        total = torch.zeros(len(lf), h * w, 3, device=self.device)
+        sq = torch.zeros_like(total) if spread else None
         for m in range(len(self.members)):
+            out = torch.zeros(len(lf), h * w + 1, 3, device=self.device)  # + a padding row
             for layout in self._layouts_of(m):
                 self._accumulate(out, lf, m, layout, block, cancelled)
-        out = out[:, : h * w] / len(self.members)
-        return out.reshape(len(lf), h, w, 3).cpu().numpy()
+            total += out[:, : h * w]
+            if sq is not None:
+                sq += out[:, : h * w] ** 2
+        n = len(self.members)
+        mean = total / n
+        img = mean.reshape(len(lf), h, w, 3).cpu().numpy()
+        if sq is None:
+            return img
+        sd = (sq / n - mean**2).clamp(min=0).sqrt()
+        return img, sd.reshape(len(lf), h, w, 3).cpu().numpy()
 
     def _accumulate(self, out: torch.Tensor, lf: torch.Tensor, m: int,
                     layout: tuple[torch.Tensor, ...], block: int,

@@ -10,6 +10,11 @@ target lights is the sum of single-light answers, each times its RGB colour × i
 At a captured light the answer is the captured image: near a captured light ``lᵢ`` (within
 half the smallest spacing of the stack's lights) the network's error there, ``Iᵢ − Φ(lᵢ)``,
 is added back with a weight falling smoothly from 1 at ``lᵢ`` to 0 at that radius.
+
+Between captured lights the networks' answer is trusted only where it departs from the
+barycentric interpolation of the captured images by more than the ensemble's members disagree
+(:func:`trust_departure`): elsewhere interpolation is already right and the departure is
+fitting error (cluster-shaped facets around the real ball's highlight).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from darkroom import images as imgs
@@ -34,7 +40,7 @@ from darkroom.ops.registry import (
     register,
 )
 from darkroom.ops.relight import cache
-from darkroom.ops.relight.baselines import Interpolator, plane_coords
+from darkroom.ops.relight.baselines import Interpolator, barycentric_light, plane_coords
 from darkroom.ops.relight.network import QUALITY, VERSION, RelightModel, train
 
 
@@ -150,11 +156,61 @@ def relight(stack: Stack, model: RelightModel, targets: np.ndarray,
     near = dist.argmin(1)
     weight = np.clip(1 - dist[np.arange(len(targets)), near] / radius, 0, 1) ** 2
     fix = [k for k in range(len(targets)) if weight[k] > 0]
-    ours = model.render(np.concatenate([targets, pts[near[fix]]]), cancelled)
+    ours, spread = model.render(np.concatenate([targets, pts[near[fix]]]), cancelled,
+                                spread=True)
     out = ours[: len(targets)]
     for j, k in enumerate(fix):
         out[k] += weight[k] * (stack.images[near[k]] - ours[len(targets) + j])
+    interp = Interpolator(pts)
+    for k, t in enumerate(targets):
+        check_cancel(cancelled)
+        out[k] = trust_departure(out[k], barycentric_light(stack.images, interp, t), spread[k])
     return np.maximum(out, 0) * stack.scale
+
+
+#: :func:`trust_departure`: a departure from barycentric interpolation counts as real once it
+#: exceeds ``SPREAD``× the ensemble's spread plus ``FLOOR``× the local signal (fully at twice
+#: that); ``TRUST_BLUR``: the smoothing (pixels) of both before they are compared.
+SPREAD = 0.75
+FLOOR = 0.03
+TRUST_BLUR = 2.5
+
+
+def trust_departure(ours: np.ndarray, bary: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """One light's network answer (H, W, 3) kept where it departs from the barycentric
+    interpolation ``bary`` of the captured images around that light by more than the
+    ensemble's disagreement ``spread`` (members' standard deviation, (H, W, 3)) can explain.
+
+    The networks earn their keep where interpolation fails — a shadow or highlight that moves
+    between captured lights: barycentric shows ghosts, the departure is large and the members
+    agree on it. Where interpolation is already right, what a network adds can be its fitting
+    error: on the real DiLiGenT ball, a halo of faint cluster-shaped facets around the
+    highlight, where the members (different clusterings) disagree about as much as they
+    depart from barycentric. So the answer is ``bary + w·(ours − bary)``, with ``w`` rising
+    smoothly from 0 to 1 as the departure ``d`` goes from ``t`` to ``2t``,
+    ``t = SPREAD·spread + FLOOR·signal`` (``d``, ``spread`` and ``signal`` = ``bary``
+    averaged over RGB and blurred over :data:`TRUST_BLUR` px, so ``w`` is smooth and draws no
+    new edges). Per light, so the sum over lights stays linear; at a captured light both
+    answers are the captured image, so it is reproduced.
+
+    Measured at standard, 16 held-out lights (PSNR; roughness = mean |∇| of the 1-px-blurred
+    error / peak, ×1e3): ball 40.1 → 40.6 dB, roughness 0.87 → 0.53 (barycentric 35.3 dB,
+    0.85), the facets gone and one highlight left (a few faint isolated patches remain);
+    synthetic scene 1: 42.75 → 42.5 dB (barycentric 36.5), shadows still single; bench mean
+    synthetic gain over barycentric +5.22 → +5.10 dB. ``FLOOR``
+    alone (no spread) at 0.15 gave the ball 40.7 dB but cost scene 1 2 dB (its smooth shading
+    is where the networks beat interpolation by a little); ``SPREAD`` ≥ 1.25 hands the
+    highlight itself back to barycentric's doubled one (ball ≤ 39.9 dB); weighting toward
+    barycentric by the spread alone (relative to the signal) did the same at any threshold
+    (ball ≤ 37.4 dB): the members disagree most at the highlight, where they are still far
+    better than interpolation. Blur 1.5 / 2.5 / 4 px: alike (2.5 marginally best).
+    """
+    d = cv2.GaussianBlur(np.abs(ours - bary).mean(-1), (0, 0), TRUST_BLUR)
+    sd = cv2.GaussianBlur(spread.mean(-1), (0, 0), TRUST_BLUR)
+    sig = cv2.GaussianBlur(np.maximum(bary, 0).mean(-1), (0, 0), TRUST_BLUR)
+    w = np.clip(d / (SPREAD * sd + FLOOR * sig + 1e-3) - 1, 0, 1)
+    w = (w * w * (3 - 2 * w))[..., None]
+    return bary + w * (ours - bary)
 
 
 def _encode(linear: np.ndarray, like: Image) -> np.ndarray:
