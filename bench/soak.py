@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import publish  # bench/publish.py: this script's folder is on sys.path
 import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -640,13 +641,8 @@ def main() -> None:
     print(f"crash: {report['crash']}", flush=True)
     shutil.rmtree(home, ignore_errors=True)
 
-    (args.out / "soak.json").write_text(json.dumps(report, indent=1))
-    _plot(report, args.out / "soak.png")
-    res = ROOT / "bench" / "results"
-    res.mkdir(exist_ok=True)
-    shutil.copy(args.out / "soak.json", res / "soak.json")
-    shutil.copy(args.out / "soak.png", res / "soak.png")
-    print(f"wrote {args.out / 'soak.json'} and soak.png (copied to {res})")
+    publish.write(args.out, "soak", report, lambda png: _plot(report, png))
+    print(f"wrote {args.out / 'soak.json'} and soak.png (copied to {publish.RESULTS})")
 
 
 def _plot(rep: dict[str, Any], path: Path) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import publish  # bench/publish.py: this script's folder is on sys.path
 import torch
 from torch import nn
 
@@ -51,7 +51,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # DARKROOM_DATA points elsewhere on machines without ../shared (a GPU box).
 DATA = Path(os.environ.get("DARKROOM_DATA", ROOT / ".." / "shared" / "data")) / "photo_pairs"
 OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "results"
 LITE1_STAGES = ((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 3), (5, 2, 6, 24, 40, 3),
                 (3, 2, 6, 40, 80, 4), (5, 1, 6, 80, 112, 4), (5, 2, 6, 112, 192, 5),
                 (3, 1, 6, 192, 320, 1))
@@ -333,14 +332,10 @@ def main() -> int:
         "painterly": painted,
         "full_resolution": scaling,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "style.json").write_text(json.dumps(result, indent=2))
-    cv2.imwrite(str(OUT / "style.png"), cv2.cvtColor(sheet(rows), cv2.COLOR_RGB2BGR))
+    publish.write(OUT, "style", result, lambda png: cv2.imwrite(
+        str(png), cv2.cvtColor(sheet(rows), cv2.COLOR_RGB2BGR)), commit=args.commit, photo=True,
+        indent=2)
     print(json.dumps(summary, indent=2))
-    if args.commit:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(OUT / "style.json", RESULTS / "style.json")
-        shutil.copy(OUT / "style.png", RESULTS / "style.png")
     return 0
 
 

@@ -10,7 +10,6 @@ u8) and ``wire.png`` into ``--out`` and copies both to ``bench/results/``. Goal:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import publish  # bench/publish.py: this script's folder is on sys.path
 import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,12 +131,7 @@ def main() -> None:
         "repeats": args.repeats,
         "results": summary,
     }
-    (args.out / "wire.json").write_text(json.dumps(report, indent=1))
-    _plot(summary, args.out / "wire.png")
-    res = ROOT / "bench" / "results"
-    res.mkdir(exist_ok=True)
-    shutil.copy(args.out / "wire.json", res / "wire.json")
-    shutil.copy(args.out / "wire.png", res / "wire.png")
+    publish.write(args.out, "wire", report, lambda png: _plot(summary, png))
     for name, s in summary.items():
         print(f"{name:4} client+daemon {s['median_client_daemon_ms']:7.1f} ms   raw "
               f"{s['median_raw_ms']:7.1f} ms   ratio {s['ratio']:.2f}")
