@@ -7,6 +7,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,21 @@ def make_daemon(darkroom_home: Path) -> Iterator:  # type: ignore[type-arg]
     yield make
     for d in started:
         d.stop()
+
+
+@pytest.fixture
+def test_op() -> Iterator[Any]:
+    """``test_op(name, fn)`` registers a throw-away op (after the real ones are loaded) for one
+    test; every one registered is removed afterwards."""
+    from darkroom.ops import registry
+
+    registry.load_all()
+    names: list[str] = []
+
+    def add(name: str, fn: Any) -> None:
+        registry.register(name, help="(tests only)")(fn)
+        names.append(name)
+
+    yield add
+    for name in names:
+        registry._REGISTRY.pop(name, None)

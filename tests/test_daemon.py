@@ -264,28 +264,22 @@ def _stubborn(images, params, progress, cancelled):  # type: ignore[no-untyped-d
     return Result(meta={"finished": True})
 
 
-def test_cancel_is_answered_within_a_second_even_if_the_op_checks_rarely(make_daemon) -> None:  # type: ignore[no-untyped-def]
-    from darkroom.ops import registry
-
+def test_cancel_is_answered_within_a_second_even_if_the_op_checks_rarely(make_daemon, test_op) -> None:  # type: ignore[no-untyped-def]
     d = make_daemon()
-    registry.load_all()
-    registry.register("test.stubborn", help="checks cancel rarely (tests only)")(_stubborn)
-    try:
-        with d.client() as c:
-            job = c.submit("test.stubborn", [], {})
-            next(iter(job.events()))  # queued → running
-            time.sleep(0.3)
-            t0 = time.monotonic()
-            job.cancel()
-            job.cancel()  # twice: still one answer
-            with pytest.raises(Cancelled):
-                job.wait(timeout=10)
-            assert time.monotonic() - t0 < 1.0
-            # Nothing more for that job ever arrives (no late progress, no result)…
-            after = c.submit("debug.echo", [], {"tag": "after"})
-            assert after.wait(timeout=20)[1]["tag"] == "after"  # …and the worker comes back
-            assert job.id not in c._inbox
-            st = c.status()
-        assert st["queue"]["cancelled"] == 1 and st["queue"]["done"] == 1
-    finally:
-        registry._REGISTRY.pop("test.stubborn", None)
+    test_op("test.stubborn", _stubborn)  # checks cancel rarely
+    with d.client() as c:
+        job = c.submit("test.stubborn", [], {})
+        next(iter(job.events()))  # queued → running
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        job.cancel()
+        job.cancel()  # twice: still one answer
+        with pytest.raises(Cancelled):
+            job.wait(timeout=10)
+        assert time.monotonic() - t0 < 1.0
+        # Nothing more for that job ever arrives (no late progress, no result)…
+        after = c.submit("debug.echo", [], {"tag": "after"})
+        assert after.wait(timeout=20)[1]["tag"] == "after"  # …and the worker comes back
+        assert job.id not in c._inbox
+        st = c.status()
+    assert st["queue"]["cancelled"] == 1 and st["queue"]["done"] == 1
