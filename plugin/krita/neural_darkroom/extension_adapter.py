@@ -82,16 +82,22 @@ class Controller:
         if out is None:
             return
         self._timer.stop()
-        self.job = None
         if self._dialog is not None:
             self._dialog.reset()
             self._dialog = None
-        if out.ok and self._apply is not None:
-            try:
-                self.last_layers = self._apply(out)
-            except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
-                out.error = jobs.user_message(e)
-        self.last = out
+        # The controller stays busy until the result is on the canvas and recorded: adding a
+        # layer and refreshing the projection can run Qt's event loop, and anything polling
+        # ``busy`` from there (a second menu action, the test driver) must not see a finished
+        # job without its outcome.
+        try:
+            if out.ok and self._apply is not None:
+                try:
+                    self.last_layers = self._apply(out)
+                except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+                    out.error = jobs.user_message(e)
+            self.last = out
+        finally:
+            self.job = None
         if out.error and not out.cancelled:
             self.tell(out.error)
         elif out.ok and out.warning_text():
