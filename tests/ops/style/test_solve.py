@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from darkroom.models import load_backbone
-from darkroom.ops.style import losses, solve
+from darkroom.ops.style import colour, losses, solve
 from darkroom.ops.style.features import LAYERS
 
 BACKBONE = "efficientnet_lite0"
@@ -50,7 +50,7 @@ def _style_distance(net, img, style):
 
 def test_colour_transform_gives_the_style_colour_mean_and_covariance():
     c, s = _content(), _style()
-    m = solve.colour_transform(c, s)
+    m = colour.colour_transform(c, s)
     assert m.shape == (3, 4)
     out = torch.einsum("ij,bjhw->bihw", m[:, :3], c) + m[:, 3].view(1, 3, 1, 1)  # unclipped
     v, t = out[0].reshape(3, -1), s[0].reshape(3, -1)
@@ -58,7 +58,7 @@ def test_colour_transform_gives_the_style_colour_mean_and_covariance():
     # (equal up to the small ridge that keeps flat images invertible)
     assert torch.allclose(torch.cov(v, correction=0), torch.cov(t, correction=0), rtol=0.02,
                           atol=3e-4)
-    assert 0.0 <= solve.match_colours(c, s).min() and solve.match_colours(c, s).max() <= 1.0
+    assert 0.0 <= colour.match_colours(c, s).min() and colour.match_colours(c, s).max() <= 1.0
 
 
 def test_mrf_scales_keep_the_coarsest_scale_large_enough():
@@ -83,7 +83,7 @@ def test_paint_output_takes_the_style_and_keeps_the_layout(net):
 
 def test_mrf_output_takes_the_style_colours_and_texture(net):
     c, s = _content(), _style()
-    start = solve.match_colours(c, s)
+    start = colour.match_colours(c, s)
     out = solve.run_mrf(net, BACKBONE, c, s, solve.DEFAULT_WEIGHTS["mrf"], 15, _quiet(),
                         lr=solve.LR["mrf"], init=start)
     assert out.shape == c.shape and 0 <= out.min() and out.max() <= 1

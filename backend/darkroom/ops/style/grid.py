@@ -74,9 +74,9 @@ def apply_full(
     return out
 
 
-def _slice_rows(grid: torch.Tensor, strip: torch.Tensor, y0: int, h: int) -> torch.Tensor:
-    """Slice a strip of rows [y0, y0 + strip height) of an image of height ``h``; the grid's
-    z axis is the guide, x and y the pixel's position in the whole image."""
+def _coords(strip: torch.Tensor, y0: int, h: int) -> torch.Tensor:
+    """grid_sample coordinates (1, 1, sh, w, 3) of a strip of rows [y0, y0 + sh) of an image
+    of height ``h``: x and y the pixel's position in the whole image, z its luminance."""
     _, _, sh, w = strip.shape
     g = guide(strip)[:, 0]
     ys = (torch.arange(y0, y0 + sh, device=strip.device, dtype=strip.dtype) / max(1, h - 1)) * 2 - 1
@@ -84,8 +84,20 @@ def _slice_rows(grid: torch.Tensor, strip: torch.Tensor, y0: int, h: int) -> tor
     coords = torch.stack(
         [xs.view(1, 1, w).expand(1, sh, w), ys.view(1, sh, 1).expand(1, sh, w), g * 2.0 - 1.0], -1
     )
-    coef = F.grid_sample(grid, coords[:, None], mode="bilinear", align_corners=True)[:, :, 0]
-    a = coef.reshape(3, 4, sh, w)
+    return coords[:, None]
+
+
+def slice_coefficients(grid: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
+    """The grid (1, K, D, Gh, Gw) read at every pixel of ``img`` (1, 3, H, W) → (1, K, H, W)."""
+    return F.grid_sample(grid, _coords(img, 0, img.shape[2]), mode="bilinear",
+                         align_corners=True)[:, :, 0]
+
+
+def _slice_rows(grid: torch.Tensor, strip: torch.Tensor, y0: int, h: int) -> torch.Tensor:
+    """Slice a strip of rows [y0, y0 + strip height) of an image of height ``h``."""
+    _, _, sh, w = strip.shape
+    coef = F.grid_sample(grid, _coords(strip, y0, h), mode="bilinear", align_corners=True)
+    a = coef[:, :, 0].reshape(3, 4, sh, w)
     return ((a[:, :3] * strip[0][None]).sum(1) + a[:, 3])[None]
 
 
@@ -105,3 +117,15 @@ def blend_identity(grid: torch.Tensor, strength: float) -> torch.Tensor:
     partial strength is as photorealistic as the full one."""
     d, gh, gw = grid.shape[2:]
     return torch.lerp(identity_grid(d, gh, gw, grid.device).to(grid.dtype), grid, strength)
+
+
+def splat(values: torch.Tensor, img: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """The adjoint of :func:`slice_coefficients`: accumulate per-pixel ``values`` (1, C, H, W)
+    into a (1, C, D, Gh, Gw) grid with the trilinear weights slicing reads ``img`` (1, 3, H, W)
+    with. Splatting a region's mask gives how much of that region each cell serves."""
+    acc = torch.zeros((1, values.shape[1], *shape), dtype=img.dtype, device=img.device,
+                      requires_grad=True)
+    with torch.enable_grad():
+        read = slice_coefficients(acc, img)
+        (grad,) = torch.autograd.grad((read * values.detach()).sum(), acc)
+    return grad

@@ -19,7 +19,7 @@ from darkroom.errors import InvalidInput, InvalidParameter, check_cancel
 from darkroom.models import BACKBONES, load_backbone
 from darkroom.ops import registry
 from darkroom.ops.registry import CancelledFn, Image, Param, ProgressFn, Result, register
-from darkroom.ops.style import affine, labels, solve
+from darkroom.ops.style import affine, colour, labels, solve
 from darkroom.ops.style import grid as bgrid
 from darkroom.ops.style import laplacian as mlap
 from darkroom.ops.style.features import resize, working_size
@@ -131,12 +131,14 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     if method == "mrf":
         iters = solve.ITERATIONS["mrf"][p["quality"]]
         out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report,
-                            lr=solve.LR["mrf"], init=solve.match_colours(content, style))
+                            lr=solve.LR["mrf"], init=colour.match_colours(content, style))
     else:
         targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
+        # Both photo methods start from the same per-region colour map (see .colour).
+        start = (colour.region_grid(content, style, cmask, smask)
+                 if solve.COLOUR_START and method in ("fast", "dpst") else None)
         if method == "fast":
             iters = solve.ITERATIONS["fast"][p["quality"]]
-            start = solve.colour_transform(content, style) if solve.COLOUR_START else None
             g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report, start)
         else:
             iters = solve.ITERATIONS[method][p["quality"]]
@@ -146,8 +148,7 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
                 lap = mlap.to_torch(mlap.matting_laplacian(
                     content[0].permute(1, 2, 0).cpu().numpy(),
                     check=lambda: check_cancel(cancelled)), device)
-            init = (solve.match_colours(content, style)
-                    if solve.COLOUR_START and method == "dpst" else None)
+            init = None if start is None else bgrid.slice_apply(start, content).clamp(0, 1)
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
                                    init=init, lr=solve.LR[method])
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))

@@ -14,8 +14,9 @@ cancellation every iteration.
 * ``dpst`` — Luan et al. 2017 §3: pixels, *augmented* (per-region) Gram style loss, content
   loss, and the photorealism term Σ_c V_cᵀ L V_c with L the content's matting Laplacian (§3.1).
   The paper's code starts its photorealistic stage from a first, unregularised stylisation;
-  we start from the content recoloured to the style's colour statistics (one global affine
-  colour map, itself photorealistic) — the same start as ``fast``.
+  we start from the content recoloured to the style's colour statistics, region by region
+  (:func:`colour.region_grid`, locally affine, itself photorealistic) — the same start as
+  ``fast``.
 * ``mrf`` — Li & Wand 2016 §3: pixels, MRF patch loss at two layers, content loss, TV,
   coarse to fine (each scale started from the upsampled previous one; §4), from the
   colour-matched content.
@@ -67,6 +68,7 @@ class Targets:
     grams: dict[str, torch.Tensor]  # layer → (R, C, C) style Grams per region
     masks: dict[str, torch.Tensor] | None  # layer → (R, h, w) content region masks
     weights: dict[str, torch.Tensor] | None  # layer → (R,) region shares of the content
+    support: dict[str, list] | None = None  # layer → losses.region_support of the masks
 
 
 @dataclass
@@ -117,9 +119,9 @@ DEFAULT_WEIGHTS = {
     "mrf": Weights(style=0.0, content=0.6, tv=10.0, mrf=10.0),
 }
 
-#: Photo methods start from the content recoloured by one global affine colour map to the
-#: style's colour mean and covariance (:func:`colour_transform`): photorealistic, and it
-#: spares the optimiser the long detour through wrong hues (blue → green → yellow).
+#: Photo methods start from the content recoloured to the style, region by region
+#: (:func:`colour.region_grid`): photorealistic, and it spares the optimiser the long detour
+#: through wrong hues (blue → green → yellow). False starts from the content (experiments).
 COLOUR_START = True
 
 #: Adam's step on pixels in [0, 1] units (pixel methods) or on grid coefficients (fast).
@@ -151,7 +153,9 @@ def compute_targets(
         masks[name] = cm
         weights[name] = cm.flatten(1).mean(1)
     has = content_masks is not None and style_masks is not None
-    return Targets(cf[lay.content], grams, masks if has else None, weights if has else None)
+    support = {n: losses.region_support(m) for n, m in masks.items()} if has else None
+    return Targets(cf[lay.content], grams, masks if has else None, weights if has else None,
+                   support)
 
 
 def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targets,
@@ -165,7 +169,8 @@ def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targe
     for name in names:
         m = None if t.masks is None else t.masks[name]
         rw = None if t.weights is None else t.weights[name]
-        term = losses.style_loss(feats[name], t.grams[name], m, rw)
+        sup = None if t.support is None else t.support[name]
+        term = losses.style_loss(feats[name], t.grams[name], m, rw, sup)
         style = style + (w.colour * term if name == PIXELS else term)
     return total + w.style * style / len(lay.style)
 
@@ -218,12 +223,10 @@ def _optimise(params: list[torch.Tensor], loss_fn: Callable[[], torch.Tensor], i
 def run_fast(net, backbone: str, content: torch.Tensor, t: Targets, w: Weights, iters: int,
              report: _Reporter, start: torch.Tensor | None = None) -> torch.Tensor:
     """Optimise the affine bilateral grid on the working-size content; return the grid
-    (1, 12, D, Gh, Gw) (apply it with :func:`grid.apply_full` at any size). Every cell
-    starts as ``start``, a (3, 4) affine colour map (default: the identity)."""
+    (1, 12, D, Gh, Gw) (apply it with :func:`grid.apply_full` at any size), started from
+    ``start`` (such a grid, e.g. :func:`colour.region_grid`; default: the identity)."""
     d, gh, gw = bgrid.grid_shape(*content.shape[-2:])
-    g = bgrid.identity_grid(d, gh, gw, content.device)
-    if start is not None:
-        g = start.reshape(1, 12, 1, 1, 1).expand_as(g).clone()
+    g = bgrid.identity_grid(d, gh, gw, content.device) if start is None else start.clone()
     g.requires_grad_(True)
 
     def loss_fn() -> torch.Tensor:
@@ -265,40 +268,6 @@ def mrf_scales(h: int, w: int, most: int = 3, min_side: int = MRF_MIN_SIDE) -> l
     while len(fs) < most and min(h, w) // (fs[-1] * 2) >= min_side:
         fs.append(fs[-1] * 2)
     return fs[::-1]
-
-
-def colour_transform(img: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """The affine colour map (3, 4) that gives ``img`` (1, 3, H, W) the colour mean and
-    covariance of ``style`` (1, 3, h, w) while moving colours as little as possible — the
-    Monge–Kantorovich linear map of Pitié & Kokaram 2007 (§2):
-    A = Σ_i^-½ (Σ_i^½ Σ_s Σ_i^½)^½ Σ_i^-½, x ↦ A (x − μ_i) + μ_s. (The simpler Σ_s^½ Σ_i^-½
-    matches the same statistics but may rotate hues: in14's blue sky turned green.) One global
-    affine map of the colours, so photorealistic by construction; Gatys et al. 2017
-    ("Controlling Perceptual Factors", §5.1) use such a transfer the other way round."""
-
-    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v = x[0].reshape(3, -1).double()
-        mu = v.mean(1, keepdim=True)
-        d = v - mu
-        return mu, d @ d.t() / v.shape[1] + 1e-5 * torch.eye(3, dtype=v.dtype, device=v.device)
-
-    def power(c: torch.Tensor, p: float) -> torch.Tensor:
-        e, q = torch.linalg.eigh(c)
-        return q @ torch.diag(e.clamp_min(1e-10) ** p) @ q.t()
-
-    mi, ci = stats(img)
-    ms, cs = stats(style)
-    half, inv_half = power(ci, 0.5), power(ci, -0.5)
-    a = inv_half @ power(half @ cs @ half, 0.5) @ inv_half
-    return torch.cat([a, ms - a @ mi], 1).to(img.dtype)
-
-
-def match_colours(img: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """``img`` (1, 3, H, W) recoloured by :func:`colour_transform` to the style's colour
-    statistics, clipped to [0, 1]."""
-    m = colour_transform(img, style)
-    out = torch.einsum("ij,bjhw->bihw", m[:, :3], img) + m[:, 3].view(1, 3, 1, 1)
-    return out.clamp(0.0, 1.0)
 
 
 def run_mrf(net, backbone: str, content: torch.Tensor, style: torch.Tensor, w: Weights,

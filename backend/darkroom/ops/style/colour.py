@@ -1,0 +1,107 @@
+"""Colour starts for the photo methods: where the optimisation begins.
+
+Both photo methods (and CNNMRF) start from the content recoloured towards the style, not from
+the content itself: the neural losses then only have to add the style's local tone and texture,
+instead of travelling through wrong hues (blue → green → yellow) to reach its colours.
+
+* Without labels: one global affine colour map (:func:`colour_transform`), the minimal-
+  displacement map of Pitié & Kokaram 2007 between the two images' colour distributions.
+* With region labels (Luan et al. 2017, §3.2 pair regions): one such map **per region pair**,
+  each fitted between the content region's and the paired style region's colours, blended
+  into one bilateral grid of affine transforms (:func:`region_grid`). A sky is then recoloured
+  to the style's sky and a table to the style's table — a global map gives both the same
+  average cast (in17's blue tablecloth went green, in58's sky teal). The grid keeps the start
+  locally affine in colour, so it is already photorealistic (§3.1) and is the same for the
+  fast method (its initial parameters) and for dpst (its initial pixels, sliced).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from darkroom.ops.style import grid as bgrid
+
+_EPS = 1e-5  # ridge on covariances: flat regions (a white sky) stay invertible
+
+
+def _stats(x: torch.Tensor, weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted colour mean (3, 1) and covariance (3, 3) of (1, 3, H, W), in float64."""
+    v = x[0].reshape(3, -1).double()
+    if weight is None:
+        w = torch.full((v.shape[1],), 1.0 / v.shape[1], dtype=v.dtype, device=v.device)
+    else:
+        w = weight.reshape(-1).to(v)
+        w = w / w.sum().clamp_min(1e-12)
+    mu = (v * w).sum(1, keepdim=True)
+    d = v - mu
+    return mu, (d * w) @ d.t() + _EPS * torch.eye(3, dtype=v.dtype, device=v.device)
+
+
+def _power(c: torch.Tensor, p: float) -> torch.Tensor:
+    e, q = torch.linalg.eigh(c)
+    return q @ torch.diag(e.clamp_min(1e-10) ** p) @ q.t()
+
+
+def colour_transform(img: torch.Tensor, style: torch.Tensor, img_weight: torch.Tensor | None = None,
+                     style_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The affine colour map (3, 4) that gives ``img`` (1, 3, H, W) the colour mean and
+    covariance of ``style`` (1, 3, h, w) while moving colours as little as possible — the
+    Monge–Kantorovich linear map of Pitié & Kokaram 2007 (§2):
+    A = Σ_i^-½ (Σ_i^½ Σ_s Σ_i^½)^½ Σ_i^-½, x ↦ A (x − μ_i) + μ_s. (The simpler Σ_s^½ Σ_i^-½
+    matches the same statistics but may rotate hues: in14's blue sky turned green.) One global
+    affine map of the colours, so photorealistic by construction; Gatys et al. 2017
+    ("Controlling Perceptual Factors", §5.1) use such a transfer the other way round.
+
+    ``img_weight`` (H, W) and ``style_weight`` (h, w), ≥ 0, restrict the statistics to a region
+    (a label mask)."""
+    mi, ci = _stats(img, img_weight)
+    ms, cs = _stats(style, style_weight)
+    half, inv_half = _power(ci, 0.5), _power(ci, -0.5)
+    a = inv_half @ _power(half @ cs @ half, 0.5) @ inv_half
+    return torch.cat([a, ms - a @ mi], 1).to(img.dtype)
+
+
+def match_colours(img: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """``img`` (1, 3, H, W) recoloured by :func:`colour_transform` to the style's colour
+    statistics, clipped to [0, 1]."""
+    m = colour_transform(img, style)
+    out = torch.einsum("ij,bjhw->bihw", m[:, :3], img) + m[:, 3].view(1, 3, 1, 1)
+    return out.clamp(0.0, 1.0)
+
+
+def _blur3(x: torch.Tensor, times: int = 2) -> torch.Tensor:
+    """[1, 2, 1] / 4 smoothing along luminance, y and x of a (1, C, D, Gh, Gw) grid."""
+    c = x.shape[1]
+    k = x.new_tensor([0.25, 0.5, 0.25])
+    for _ in range(times):
+        for shape, pad in (((3, 1, 1), (0, 0, 0, 0, 1, 1)),
+                           ((1, 3, 1), (0, 0, 1, 1, 0, 0)),
+                           ((1, 1, 3), (1, 1, 0, 0, 0, 0))):
+            kernel = k.view(1, 1, *shape).expand(c, 1, *shape).contiguous()
+            x = F.conv3d(F.pad(x, pad, mode="replicate"), kernel, groups=c)
+    return x
+
+
+def region_grid(content: torch.Tensor, style: torch.Tensor, content_masks: torch.Tensor | None,
+                style_masks: torch.Tensor | None) -> torch.Tensor:
+    """The start grid (1, 12, D, Gh, Gw) of :func:`grid.grid_shape` for ``content``.
+
+    Without masks every cell holds the global :func:`colour_transform`. With paired masks
+    (R, H, W) and (R, h, w) — content and style at their working sizes — region r gets its own
+    map T_r, fitted between the masked colours, and each cell the blend Σ_r s_r T_r, s_r being
+    region r's share of the content pixels that slicing reads from that cell (the splat of
+    :func:`grid.splat`, smoothed so that cells no pixel reaches take their neighbours')."""
+    d, gh, gw = bgrid.grid_shape(*content.shape[-2:])
+    glob = colour_transform(content, style)
+    if content_masks is None or style_masks is None or content_masks.shape[0] < 2:
+        return glob.reshape(1, 12, 1, 1, 1).expand(1, 12, d, gh, gw).clone()
+    maps = torch.stack([colour_transform(content, style, cm, sm) if cm.sum() > 0 else glob
+                        for cm, sm in zip(content_masks, style_masks)])  # (R, 3, 4)
+    share = _blur3(bgrid.splat(content_masks[None].to(content), content, (d, gh, gw)))
+    total = share.sum(1, keepdim=True)
+    share = share / total.clamp_min(1e-6)
+    cells = torch.einsum("brdyx,rk->bkdyx", share, maps.reshape(-1, 12))
+    # Cells no pixel reaches even after smoothing keep the global map.
+    empty = (total < 1e-6).expand_as(cells)
+    return torch.where(empty, glob.reshape(1, 12, 1, 1, 1).expand_as(cells), cells)
