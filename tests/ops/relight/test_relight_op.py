@@ -3,6 +3,7 @@ lights, formats, the cache, and bad input."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +192,25 @@ def test_cancel_stops_rendering(tiny: Path, make_layers) -> None:
         registry.run("relight.render", layers, {"lights": [{"position": [0.5, 0.5]}], **DRAFT},
                      cancelled=cancel_after_first)
     assert len(calls) == 2
+
+
+def test_cache_folder_stays_bounded_least_recently_used_first(tiny: Path, make_layers,
+                                                              monkeypatch) -> None:
+    """Users relight many stacks over months: the cache must not fill their disk. Old models
+    (including ones from an earlier cache format, never read again) go first; the model just
+    trained and the ones used recently stay."""
+    folder = tiny / "cache" / "relight"
+    folder.mkdir(parents=True)
+    stale = folder / ("0" * 32 + ".pt")
+    stale.write_bytes(b"x" * 1000)  # an earlier format's file: its key never matches again
+    os.utime(stale, (1, 1))
+    a = registry.run("relight.train", make_layers(seed=1), DRAFT).meta["cache_key"]
+    b = registry.run("relight.train", make_layers(seed=2), DRAFT).meta["cache_key"]
+    size = (folder / f"{a}.pt").stat().st_size
+    monkeypatch.setattr(cache, "MAX_BYTES", 2 * size + 500)  # room for two models
+    os.utime(folder / f"{a}.pt", (100, 100))  # a was trained first, b after it ...
+    os.utime(folder / f"{b}.pt", (200, 200))
+    cache.forget_memory()
+    registry.run("relight.train", make_layers(seed=1), DRAFT)  # ... but a was used since
+    c = registry.run("relight.train", make_layers(seed=3), DRAFT).meta["cache_key"]
+    assert {f.stem for f in folder.glob("*.pt")} == {a, c}

@@ -59,6 +59,10 @@ def load(key: str) -> dict[str, Any] | None:
         log.warning("ignoring unreadable relighting cache file %s", p, exc_info=True)
         return None
     remember(key, state)
+    try:
+        os.utime(p, None)  # last use, for the eviction in save()
+    except OSError:
+        pass
     return state
 
 
@@ -68,6 +72,10 @@ def remember(key: str, state: dict[str, Any]) -> None:
     while len(_MEMORY) > _MEMORY_ITEMS:
         _MEMORY.popitem(last=False)
 
+
+#: The cache folder is kept under this many bytes: the least recently used models go first.
+#: Old files whose key no longer matches (a new FORMAT) are never used again, so they go too.
+MAX_BYTES = 2 * 1024**3
 
 #: Temporary files older than this are leftovers of a killed process (a save takes seconds).
 STALE_TEMP_S = 3600.0
@@ -105,7 +113,34 @@ def save(key: str, state: dict[str, Any]) -> Path:
             "some disk space or make DARKROOM_HOME writable. It is kept in memory until the "
             "backend stops.") from None
     _sweep_temp(d)
+    _evict(d, keep=p)
     return p
+
+
+def _evict(d: Path, keep: Path, max_bytes: int | None = None) -> None:
+    """Delete the least recently used model files (by mtime, which :func:`load` refreshes)
+    until the folder holds at most ``max_bytes`` (default :data:`MAX_BYTES`); ``keep`` (the
+    file just written) is never deleted."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    files = []
+    for f in d.glob("*.pt"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _, size, _ in files)
+    for _, size, f in sorted(files, key=lambda t: t[0]):
+        if total <= limit:
+            break
+        if f == keep:
+            continue
+        try:
+            f.unlink()
+            total -= size
+            log.info("relighting cache: removed the least recently used model %s", f.name)
+        except OSError:
+            pass
 
 
 def _sweep_temp(d: Path) -> None:
