@@ -64,3 +64,31 @@ def test_region_support_gives_the_same_loss_as_masks():
     a = losses.style_loss(f, t, m)
     b = losses.style_loss(f, t, m, support=losses.region_support(m))
     assert torch.allclose(a, b, rtol=1e-5)
+
+
+def test_colour_distance_is_zero_for_the_style_colours_and_large_for_a_mixture():
+    """The sliced colour distance compares whole colour distributions: the style's own colours
+    in another order cost nothing, while their average — a colour the style never shows, like
+    the teal between a blue and a cream sky — costs a lot, although its mean is right."""
+    torch.manual_seed(0)
+    blue = torch.tensor([0.35, 0.45, 0.75]).view(3, 1, 1).expand(3, 16, 32)
+    cream = torch.tensor([0.9, 0.8, 0.65]).view(3, 1, 1).expand(3, 16, 32)
+    style = torch.cat([blue, cream], 1)[None] + 0.01 * torch.randn(1, 3, 32, 32)
+    t = colour.colour_targets(style, style, None, None)
+    shuffled = style.reshape(1, 3, -1)[:, :, torch.randperm(32 * 32)].reshape(1, 3, 32, 32)
+    mixture = style.mean((2, 3), keepdim=True).expand(1, 3, 32, 32)
+    same = colour.colour_distance(shuffled, t)
+    mixed = colour.colour_distance(mixture, t)
+    assert same < 1e-5
+    assert mixed > 100 * same and mixed > 1e-2
+
+
+def test_colour_distance_pairs_regions():
+    """With labels each region is compared with its own partner: a sky with the style's
+    field colours is far, even though those colours exist elsewhere in the style."""
+    content, cm = _scene()
+    t = colour.colour_targets(content, content, cm, cm)
+    swapped = content.clone()
+    swapped[:, :, :24], swapped[:, :, 24:] = content[:, :, 24:], content[:, :, :24]
+    assert colour.colour_distance(content, t) < 1e-6
+    assert colour.colour_distance(swapped, t) > 1e-2
