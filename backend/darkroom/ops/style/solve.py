@@ -24,8 +24,9 @@ cancellation every iteration.
   with the same losses and weights as ``dpst`` plus grid smoothness instead of the Laplacian.
   Locally affine in colour by construction; the grid is then sliced at full resolution.
 
-Both photo methods add a "pixels" pseudo-layer to the style loss (:data:`PIXELS`): each
-region's colour mean and second moments, matched directly.
+Both photo methods add two colour terms, beyond the paper: a "pixels" pseudo-layer in the style
+loss (:data:`PIXELS`: each region's colour mean and second moments) and the sliced Wasserstein
+distance of each region's colours to its partner's (:func:`colour.colour_distance`).
 """
 
 from __future__ import annotations
