@@ -14,8 +14,10 @@ instead of travelling through wrong hues (blue → green → yellow) to reach it
   locally affine in colour, so it is already photorealistic (§3.1) and is the same for the
   fast method (its initial parameters) and for dpst (its initial pixels, sliced).
 
-During the optimisation :func:`colour_distance` (a sliced Wasserstein distance per region)
-keeps each region's colours among the paired style region's colours.
+With labels, during the optimisation :func:`colour_distance` (a sliced Wasserstein distance per
+region) keeps each region's colours among the paired style region's colours. Not without: over
+the whole picture it paints the style's colours wherever there is room (blots of the rock's
+orange in a sky), which is exactly what the pairing prevents.
 """
 
 from __future__ import annotations

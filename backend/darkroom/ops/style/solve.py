@@ -120,6 +120,8 @@ DEFAULT_WEIGHTS = {
     # is chosen to keep dpst's affine-fit residual near the grid's (looked at in00/in14/in17).
     # hist 3 (× HIST_SCALE): each region's colours stay among its partner's — in14's sky lost
     # its teal band, in17's glass took the wine's amber (looked at 0, 3, 10 on in14, in17).
+    # With labels only: over the whole picture it forces the style's colours in wherever the
+    # optimiser finds room (in14's sky got orange blots of the rock, in58's a magenta one).
     "dpst": Weights(style=3.0, content=1.0, photo=500.0, colour=5.0, hist=3.0),
     "fast": Weights(style=3.0, content=1.0, smooth=20.0, colour=5.0, hist=3.0),
     # CNNMRF: weight 10 on the (relative) patch loss gives visible style texture; the
@@ -164,7 +166,9 @@ def compute_targets(
     has = content_masks is not None and style_masks is not None
     support = {n: losses.region_support(m) for n, m in masks.items()} if has else None
     return Targets(cf[lay.content], grams, masks if has else None, weights if has else None,
-                   support, colour.colour_targets(content, style, content_masks, style_masks))
+                   support,
+                   colour.colour_targets(content, style, content_masks, style_masks) if has
+                   else None)
 
 
 def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targets,
