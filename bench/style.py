@@ -6,7 +6,7 @@ Comparisons (ratios are what count: the machines are shared and noisy):
 
 1. photo/fast vs photo/dpst (the paper's pixel optimisation) on ``../shared/data/photo_pairs``
    with region labels, same working size and the same loss weights, each at its "standard"
-   iteration count (fast 100, dpst 500); photo/fast without labels as a third column. With
+   iteration count (fast 60, dpst 500); photo/fast without labels as a third column. With
    ``--paper-iterations`` dpst also runs at "best" = 1000 iterations, Luan et al.'s count, on
    one pair; without it the summary extrapolates linearly (Adam's cost per step is constant).
    Times are at the pairs' own size (0.3–0.4 MP) and the working size, not at 1 MP.

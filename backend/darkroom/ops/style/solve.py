@@ -54,7 +54,10 @@ MRF_MIN_SIDE = 128
 #: iterations (§4), which is dpst's "best"; Adam from a colour-matched start gets most of the
 #: way in 500.
 ITERATIONS = {
-    "fast": {"draft": 40, "standard": 100, "best": 200},
+    # fast starts from the per-region colour map, close to its answer: 60 steps look the same
+    # as 100 (in00, in14, in17 side by side; mean edge SSIM 0.783 vs 0.785, style distance
+    # 0.061 vs 0.060 at 256 px) in 60 % of the time.
+    "fast": {"draft": 30, "standard": 60, "best": 120},
     "paint": {"draft": 60, "standard": 150, "best": 300},
     "dpst": {"draft": 200, "standard": 500, "best": 1000},
     "mrf": {"draft": 20, "standard": 40, "best": 80},
