@@ -103,7 +103,9 @@ def region_grid(content: torch.Tensor, style: torch.Tensor, content_masks: torch
     glob = colour_transform(content, style)
     if content_masks is None or style_masks is None or content_masks.shape[0] < 2:
         return glob.reshape(1, 12, 1, 1, 1).expand(1, 12, d, gh, gw).clone()
-    maps = torch.stack([colour_transform(content, style, cm, sm) if cm.sum() > 0 else glob
+    # A region too small to survive the resize to the working size keeps the global map.
+    maps = torch.stack([colour_transform(content, style, cm, sm)
+                        if cm.sum() > 0 and sm.sum() > 0 else glob
                         for cm, sm in zip(content_masks, style_masks)])  # (R, 3, 4)
     share = _blur3(bgrid.splat(content_masks[None].to(content), content, (d, gh, gw)))
     total = share.sum(1, keepdim=True)
