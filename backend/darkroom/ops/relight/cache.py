@@ -117,11 +117,10 @@ def save(key: str, state: dict[str, Any]) -> Path:
     return p
 
 
-def _evict(d: Path, keep: Path, max_bytes: int | None = None) -> None:
+def _evict(d: Path, keep: Path) -> None:
     """Delete the least recently used model files (by mtime, which :func:`load` refreshes)
-    until the folder holds at most ``max_bytes`` (default :data:`MAX_BYTES`); ``keep`` (the
-    file just written) is never deleted."""
-    limit = MAX_BYTES if max_bytes is None else max_bytes
+    until the folder holds at most :data:`MAX_BYTES`; ``keep`` (the file just written) is
+    never deleted."""
     files = []
     for f in d.glob("*.pt"):
         try:
@@ -131,7 +130,7 @@ def _evict(d: Path, keep: Path, max_bytes: int | None = None) -> None:
         files.append((st.st_mtime, st.st_size, f))
     total = sum(size for _, size, _ in files)
     for _, size, f in sorted(files, key=lambda t: t[0]):
-        if total <= limit:
+        if total <= MAX_BYTES:
             break
         if f == keep:
             continue
