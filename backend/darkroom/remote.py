@@ -148,14 +148,16 @@ def allowed_roots(where: Paths) -> list[Path]:
 def check_remote_paths(where: Paths, spec: Any, params: dict[str, Any]) -> None:
     """Refuse path parameters outside :func:`allowed_roots` in a remote client's request: a
     listed client may use the GPU, not read or index the whole server's disk."""
-    roots = allowed_roots(where)
+    roots: list[Path] | None = None  # read only when the request names a path
     for p in spec.params:
         value = params.get(p.name)
         if p.path is None or value in (None, ""):
             continue
+        if roots is None:
+            roots = allowed_roots(where)
         for v in value if isinstance(value, list) else [value]:
             real = Path(v).resolve()
-            if not any(real == r or r in real.parents for r in roots):
+            if not any(real.is_relative_to(r) for r in roots):
                 raise BadRequest(
                     f"Remote clients may only name paths under the folders listed in "
                     f"{folder(where) / 'paths'} on the server; '{p.name}' is outside them.",
