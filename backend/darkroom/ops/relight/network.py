@@ -339,7 +339,6 @@ def _sampling_table(labels: torch.Tensor, second: torch.Tensor, weight: torch.Te
     for c in range(k):
         n = int(counts[c])
         if n == 0:
-            start += n
             continue
         pix = order[start : start + n]
         wt = weight[pix].double()
