@@ -134,9 +134,11 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
                             lr=solve.LR["mrf"], init=colour.match_colours(content, style))
     else:
         targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
-        # Both photo methods start from the same per-region colour map (see .colour).
+        # Both photo methods start from the content recoloured to the style region by region
+        # (see .colour): photorealistic, and it spares the optimiser the long detour through
+        # wrong hues (blue → green → yellow).
         start = (colour.region_grid(content, style, cmask, smask)
-                 if solve.COLOUR_START and method in ("fast", "dpst") else None)
+                 if method in ("fast", "dpst") else None)
         if method == "fast":
             iters = solve.ITERATIONS["fast"][p["quality"]]
             g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report, start)

@@ -70,10 +70,10 @@ class Targets:
 
     content_feat: torch.Tensor  # (1, C, h, w) at the content layer
     grams: dict[str, torch.Tensor]  # layer → (R, C, C) style Grams per region
-    masks: dict[str, torch.Tensor] | None  # layer → (R, h, w) content region masks
+    #: layer → the content region masks (R, h, w) as :func:`losses.region_support` gives them
+    support: dict[str, list] | None
     weights: dict[str, torch.Tensor] | None  # layer → (R,) region shares of the content
-    support: dict[str, list] | None = None  # layer → losses.region_support of the masks
-    colours: colour.ColourTargets | None = None  # per-region colour quantiles (photo methods)
+    colours: colour.ColourTargets | None  # per-region colour quantiles (with labels)
 
 
 @dataclass
@@ -136,11 +136,6 @@ DEFAULT_WEIGHTS = {
     "mrf": Weights(style=0.0, content=0.6, tv=10.0, mrf=10.0),
 }
 
-#: Photo methods start from the content recoloured to the style, region by region
-#: (:func:`colour.region_grid`): photorealistic, and it spares the optimiser the long detour
-#: through wrong hues (blue → green → yellow). False starts from the content (experiments).
-COLOUR_START = True
-
 #: Adam's step on pixels in [0, 1] units (pixel methods) or on grid coefficients (fast).
 LR = {"paint": 0.03, "dpst": 0.02, "mrf": 0.03, "fast": 0.02}
 
@@ -159,22 +154,18 @@ def compute_targets(
     with torch.no_grad():
         cf = _features(net, content, [lay.content, *names])
         sf = _features(net, style, names)
-    grams, masks, weights = {}, {}, {}
+    if content_masks is None or style_masks is None:
+        grams = {name: losses.gram(sf[name])[None] for name in names}
+        return Targets(cf[lay.content], grams, None, None, None)
+    grams, support, weights = {}, {}, {}
     for name in names:
-        if content_masks is None or style_masks is None:
-            grams[name] = losses.gram(sf[name])[None]
-            continue
         sm = masks_at(style_masks, tuple(sf[name].shape[-2:]))
         grams[name] = torch.stack([losses.gram(sf[name], m) for m in sm])
         cm = masks_at(content_masks, tuple(cf[name].shape[-2:]))
-        masks[name] = cm
+        support[name] = losses.region_support(cm)
         weights[name] = cm.flatten(1).mean(1)
-    has = content_masks is not None and style_masks is not None
-    support = {n: losses.region_support(m) for n, m in masks.items()} if has else None
-    return Targets(cf[lay.content], grams, masks if has else None, weights if has else None,
-                   support,
-                   colour.colour_targets(content, style, content_masks, style_masks) if has
-                   else None)
+    return Targets(cf[lay.content], grams, support, weights,
+                   colour.colour_targets(content, style, content_masks, style_masks))
 
 
 def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targets,
@@ -186,10 +177,9 @@ def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targe
     total = w.content * losses.content_loss(feats[lay.content], t.content_feat)
     style = img.new_zeros(())
     for name in names:
-        m = None if t.masks is None else t.masks[name]
         rw = None if t.weights is None else t.weights[name]
         sup = None if t.support is None else t.support[name]
-        term = losses.style_loss(feats[name], t.grams[name], m, rw, sup)
+        term = losses.style_loss(feats[name], t.grams[name], weights=rw, support=sup)
         style = style + (w.colour * term if name == PIXELS else term)
     if w.hist and t.colours is not None:
         total = total + w.hist * HIST_SCALE * colour.colour_distance(img, t.colours)
