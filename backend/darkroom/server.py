@@ -37,6 +37,7 @@ from darkroom.errors import (
     DarkroomError,
     Internal,
     ProtocolError,
+    StorageError,
 )
 from darkroom.jobs import Job, JobQueue, Worker
 from darkroom.ops import registry
@@ -482,8 +483,6 @@ def serve(config: ServerConfig, *, debug: bool = False, ready: Any = None) -> No
         daemon = Daemon(config, where)
         daemon.start()
     except OSError as e:  # unwritable or full DARKROOM_HOME: one sentence, no traceback
-        from darkroom.errors import StorageError
-
         raise StorageError(
             f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e}): "
             "free some disk space, or set DARKROOM_HOME to a writable folder.") from None
