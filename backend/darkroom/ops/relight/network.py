@@ -19,17 +19,18 @@ Method, following the paper's sections:
   cluster its *own small network* (two hidden layers), because one small network cannot hold a
   whole image's light transport while a large one is slow to train and to evaluate. We cluster
   the pixels by k-means over (position, average colour) — compact regions that follow object
-  boundaries, about :data:`PIXELS_PER_CLUSTER` pixels each — and train one two-layer MLP of
-  :data:`HIDDEN` units per cluster, with the pixel's coordinates taken relative to its
-  cluster. All clusters' networks train at once as batched matrix products (``torch.bmm``
-  over a (members·clusters) batch), so a step is a few large BLAS calls, not thousands of
-  small ones.
+  boundaries, about :data:`.clusters.PIXELS_PER_CLUSTER` pixels each — and train one
+  two-layer MLP of :data:`HIDDEN` units per cluster, with the pixel's coordinates taken
+  relative to its cluster. All clusters' networks train at once as batched matrix products
+  (``torch.bmm`` over a (members·clusters) batch), so a step is a few large BLAS calls, not
+  thousands of small ones.
 * **Seams**: independent networks disagree where the data leave Φ under-determined (a
   highlight between two captured lights), which showed as blocks. Each network therefore
-  also trains on a band of its neighbours' pixels along the seam (:data:`OVERLAP`), and the
-  answer cross-fades between the two networks over a narrower band (:data:`BLEND`): a
-  partition of unity, continuous across seams, costing one more evaluation for the ~40 % of
-  pixels inside the band (measured on the synthetic scenes).
+  also trains on a band of its neighbours' pixels along the seam
+  (:data:`.clusters.OVERLAP`), and the answer cross-fades between the two networks over a
+  narrower band (:data:`.clusters.BLEND`): a partition of unity, continuous across seams,
+  costing one more evaluation for the ~40 % of pixels inside the band (measured on the
+  synthetic scenes).
 * **Ensemble** (Sec. 5): several members, each with its own clustering (k-means seed),
   initialisation and random draw of training samples, averaged. Different clusterings put the
   members' seams in different places, and independent errors cancel.
@@ -70,15 +71,7 @@ import numpy as np
 import torch
 
 from darkroom.errors import check_cancel
-from darkroom.ops.relight.clusters import (  # noqa: F401  (re-exported: tests, bench)
-    BLEND,
-    MAX_CLUSTERS,
-    OVERLAP,
-    PIXELS_PER_CLUSTER,
-    Clustering,
-    clusters,
-    n_clusters,
-)
+from darkroom.ops.relight.clusters import Clustering, clusters, n_clusters
 
 #: Bump when the model's layout changes (the cache key includes it, see ``op.get_model``).
 VERSION = 3
