@@ -98,10 +98,11 @@ class Controller:
             self.last = out
         finally:
             self.job = None
+        note = out.warning_text() if out.ok else ""
         if out.error and not out.cancelled:
             self.tell(out.error)
-        elif out.ok and out.warning_text():
-            self.tell(out.warning_text())
+        elif note:
+            self.tell(note)
 
     def tell(self, message: str) -> None:
         self.messages.append(message)
