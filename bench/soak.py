@@ -68,6 +68,7 @@ class Daemon:
 
     def __init__(self, home: Path, *extra: str) -> None:
         self.home = home
+        self.conn_file = home / "state" / "connection.json"
         self.env = dict(os.environ, DARKROOM_HOME=str(home))
         # stderr to a file: an unread pipe fills and blocks the daemon's logging.
         self.stderr = open(home / f"serve-{time.time():.0f}.err", "w")  # noqa: SIM115
@@ -105,12 +106,17 @@ class Daemon:
         deadline = time.monotonic() + 120
         while True:
             try:
-                return Client.connect(self.home / "state" / "connection.json", **kw)
+                return Client.connect(self.conn_file, **kw)
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(
                         f"the daemon is not answering; see {self.stderr.name}") from None
                 time.sleep(0.3)
+
+    def connection(self) -> dict[str, Any]:
+        from darkroom.wire import read_connection_file
+
+        return read_connection_file(self.conn_file)
 
     def status(self) -> dict[str, Any]:
         r = subprocess.run([sys.executable, "-m", "darkroom", "status", "--json"],
@@ -275,7 +281,7 @@ def fuzz(d: Daemon, key: bytes, n: int, seed: int) -> dict[str, Any]:
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, 0)
-    sock.connect(json.loads((d.home / "state" / "connection.json").read_text())["endpoint"])
+    sock.connect(d.connection()["endpoint"])
     sent = {k: 0 for k in (*KINDS, "valid")}
     answers: dict[str, int] = {}  #: id -> replies
     results: dict[str, int] = {}  #: id -> 'result' replies
@@ -347,7 +353,7 @@ def baseline_pings(d: Daemon, key: bytes, n: int) -> dict[str, Any]:
     s = Session(key)
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(json.loads((d.home / "state" / "connection.json").read_text())["endpoint"])
+    sock.connect(d.connection()["endpoint"])
     got = 0
     t0 = time.perf_counter()
     for i in range(n):
@@ -558,7 +564,7 @@ def crash(home: Path) -> dict[str, Any]:
         said = str(e)
     detect = time.perf_counter() - t0
     c.close()
-    stale = (home / "state" / "connection.json").exists()
+    stale = d.conn_file.exists()
     t1 = time.perf_counter()
     d2 = Daemon(home)
     with d2.client(timeout=5) as c2:
@@ -580,7 +586,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="dr-soak-"))
     os.environ["DARKROOM_HOME"] = str(home)  # this process's clients name the right log
     queue_limit = 256
@@ -595,7 +600,7 @@ def main() -> None:
         with d.client(timeout=30) as c:
             c.ping()
             c.run("debug.echo", [], {}, timeout=60)
-        key = json.loads((home / "state" / "connection.json").read_text())["key"].encode()
+        key = d.connection()["key"].encode()
         d.phase = "baseline"
         rss0 = d.rss_mb()
         base = baseline_pings(d, key, args.messages)
