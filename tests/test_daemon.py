@@ -227,7 +227,6 @@ def test_a_request_over_the_limits_is_answered_at_once(make_daemon) -> None:  # 
         assert c.ping()
 
 
-
 def test_a_client_that_never_reads_cannot_freeze_the_daemon(make_daemon) -> None:  # type: ignore[no-untyped-def]
     """Thousands of pings, replies never read: the daemon drops what it cannot deliver
     (its pipe to that client is full) instead of blocking, and others are still served."""

@@ -133,4 +133,3 @@ def test_remote_clients_name_paths_only_under_listed_folders(studio, tmp_path) -
         with pytest.raises(InvalidInput, match="takes 1"):  # inside: past the path check
             c.run("sketch.search", [], {"index": str(photos / "i.sqlite")}, timeout=20)
     assert remote.allowed_roots(where) == [photos.resolve()]
-
