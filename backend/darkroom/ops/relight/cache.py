@@ -20,10 +20,12 @@ import numpy as np
 import torch
 
 from darkroom.errors import StorageError
+from darkroom.ops.relight.network import VERSION
 
 log = logging.getLogger(__name__)
 
-#: Bump when the network or its features change: old cache files then stop matching.
+#: Bump when the key's inputs change. A new network layout bumps ``network.VERSION`` instead,
+#: which the key also includes: either way old cache files then stop matching.
 FORMAT = 1
 _MEMORY: OrderedDict[str, Any] = OrderedDict()
 _MEMORY_ITEMS = 2
@@ -31,9 +33,10 @@ _MEMORY_ITEMS = 2
 
 def stack_key(stack: np.ndarray, lights_2d: np.ndarray, quality: str) -> str:
     """SHA-256 (hex, 32 chars) of the unit-light linear stack (N, H, W, 3), its light
-    coordinates (N, 2) and the quality: the same captures give the same key."""
+    coordinates (N, 2), the quality and the network layout (``network.VERSION``): the same
+    captures give the same key."""
     h = hashlib.sha256()
-    h.update(f"relight-v{FORMAT}:{quality}:{stack.shape}".encode())
+    h.update(f"relight-v{FORMAT}:{quality}/v{VERSION}:{stack.shape}".encode())
     h.update(np.ascontiguousarray(lights_2d, np.float64).tobytes())
     h.update(np.ascontiguousarray(stack, np.float32).tobytes())
     return h.hexdigest()[:32]

@@ -73,7 +73,7 @@ import torch
 from darkroom.errors import check_cancel
 from darkroom.ops.relight.clusters import Clustering, clusters, n_clusters
 
-#: Bump when the model's layout changes (the cache key includes it, see ``op.get_model``).
+#: Bump when the model's layout changes (the cache key includes it, see ``cache.stack_key``).
 VERSION = 3
 HIDDEN = 32  # units of each hidden layer of a cluster's network
 LIGHT_FREQS = 1  # sin/cos of π·l for the light input (more octaves overfit: measured)

@@ -41,7 +41,7 @@ from darkroom.ops.registry import (
 )
 from darkroom.ops.relight import cache
 from darkroom.ops.relight.baselines import Interpolator, barycentric_light, plane_coords
-from darkroom.ops.relight.network import QUALITY, VERSION, RelightModel, train
+from darkroom.ops.relight.network import QUALITY, RelightModel, train
 
 
 @dataclass
@@ -91,11 +91,9 @@ def get_model(
 ) -> tuple[RelightModel, dict[str, Any]]:
     """The trained ensemble for this stack: from the cache, or trained now and cached."""
     device = current_device()
-    # The model's layout version rides in the key: files of an older network never match.
-    key = cache.stack_key(stack.images, stack.coords, f"{quality}/v{VERSION}")
+    # The key includes the network's layout version: files of older networks never match.
+    key = cache.stack_key(stack.images, stack.coords, quality)
     state = cache.load(key)
-    if state is not None and state.get("version") != VERSION:
-        state = None
     cached = state is not None
     if state is None:
         progress(0.0, "training the light-transport networks")
