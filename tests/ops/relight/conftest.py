@@ -14,15 +14,21 @@ from darkroom.ops.relight import cache, network, synth
 
 
 @pytest.fixture
-def tiny(monkeypatch: pytest.MonkeyPatch, darkroom_home: Path) -> Iterator[Path]:
+def one_thread() -> Iterator[None]:
+    """Small batches on a shared 2-core machine run several times faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch, darkroom_home: Path, one_thread: None
+         ) -> Iterator[Path]:
     """A private cache and a 'draft' budget small enough for a 2-core CPU test run."""
     monkeypatch.setitem(network.QUALITY, "draft", network.Quality(2, 40, 8))
     cache.forget_memory()
-    # Small batches on a shared 2-core machine run several times faster on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield darkroom_home
-    torch.set_num_threads(threads)
     cache.forget_memory()
 
 

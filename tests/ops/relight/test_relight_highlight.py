@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from darkroom import images as imgs
 from darkroom.ops.registry import Image
@@ -31,7 +30,8 @@ def _psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
 
 
 def test_ball_highlight_between_lights_has_no_facets(shared_data: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     one_thread: None) -> None:
     """Real DiLiGenT ball, 4 lights held out (inside the hull of the other 92), a draft-size
     ensemble: the error of our answer is no rougher than barycentric's (which has a doubled
     highlight but no facets), and its PSNR stays above barycentric's."""
@@ -48,15 +48,10 @@ def test_ball_highlight_between_lights_has_no_facets(shared_data: Path,
               for i in range(96)]
     truth = [imgs.to_float(layers[i].pixels) / inten[i] for i in held]
     stack = op.prepare_stack([im for i, im in enumerate(layers) if i not in held])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        monkeypatch.setitem(network.QUALITY, "test", network.Quality(2, 1500, 32))
-        model, _ = network.train(stack.images, stack.coords, "test", "cpu",
-                                 lambda f, s: None, lambda: False)
-        ours = op.relight(stack, model, dirs[held, :2])
-    finally:
-        torch.set_num_threads(threads)
+    monkeypatch.setitem(network.QUALITY, "test", network.Quality(2, 1500, 32))
+    model, _ = network.train(stack.images, stack.coords, "test", "cpu",
+                             lambda f, s: None, lambda: False)
+    ours = op.relight(stack, model, dirs[held, :2])
     interp = Interpolator(stack.coords)
     m = mask[crop]
     for k, (gt, t) in enumerate(zip(truth, dirs[held, :2])):

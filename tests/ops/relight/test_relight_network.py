@@ -10,13 +10,7 @@ import torch
 from darkroom.ops.relight import network, synth
 from darkroom.ops.relight.baselines import Interpolator, nearest_light
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small batches on a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _random_model(h: int, w: int, members: int = 2) -> network.RelightModel:
