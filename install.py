@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 NAME = "neural_darkroom"
@@ -93,25 +94,91 @@ def krita_python() -> str:
     return "3.10"
 
 
-def gimp_python() -> str:
-    """GIMP 3 runs plug-ins with the system python3 on Linux/macOS; Windows bundles 3.12."""
-    if os.name == "nt":
-        return "3.12"
-    exe = shutil.which("python3")
-    if exe:
+@dataclass
+class EditorPython:
+    """The Python an editor runs plug-ins with: X.Y, and its path as the editor sees it (None
+    when it cannot be named, e.g. inside a Flatpak sandbox)."""
+
+    version: str
+    exe: str | None = None
+    how: str = ""
+
+
+def _inside(root: Path, path: str) -> Path:
+    return root / path.lstrip("/")
+
+
+def _resolve_in(root: Path, path: str) -> str:
+    """Follow symlinks of ``path`` as seen from inside ``root`` (a chroot's /usr/bin/python3
+    -> python3.13), without leaving it."""
+    for _ in range(16):
+        host = _inside(root, path)
+        if not host.is_symlink():
+            return path
+        target = os.readlink(host)
+        path = target if target.startswith("/") else str(Path(path).parent / target)
+    return path
+
+
+def _version_of(root: Path, exe: str) -> str | None:
+    exe = _resolve_in(root, exe)
+    m = re.search(r"python(3\.\d+)$", exe)
+    if m:
+        return m.group(1)
+    if root == Path("/") and Path(exe).exists():
         out = subprocess.run([exe, "-c", "import sys;print('%d.%d'%sys.version_info[:2])"],
                              capture_output=True, text=True)
         if out.returncode == 0:
             return out.stdout.strip()
-    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return None
+
+
+def gimp_python(root: Path = Path("/")) -> EditorPython | None:
+    """GIMP 3's Python, found from GIMP's own files under ``root`` (``/``, a chroot, a
+    Flatpak's files), never from PATH.
+
+    * An interpreter file (``lib/gimp/3.0/interpreters/*.interp``, as the Windows and macOS
+      builds ship) naming ``python=…``: that program.
+    * Otherwise (Linux distributions) GIMP runs the plug-in's ``#!`` line, and the Python that
+      can is the one holding PyGObject (``gi``) next to GIMP's typelib: its compiled module's
+      ABI tag (``_gi.cpython-313-…``) gives X.Y, and the installer writes that Python's path
+      into the plug-in's ``#!`` line, so a virtualenv first on PATH cannot take over.
+    """
+    libdirs = [_inside(root, d) for d in ("usr/lib", "usr/lib64", "usr/local/lib", "app/lib",
+                                          "lib", "files/lib")]
+    for d in libdirs:
+        for interp in sorted(d.glob("**/gimp/3.0/interpreters/*.interp")) if d.is_dir() else []:
+            for line in interp.read_text(encoding="utf-8", errors="replace").splitlines():
+                m = re.match(r"\s*(python3?)=(\S+)", line)
+                if m:
+                    ver = _version_of(root, m.group(2))
+                    if ver:
+                        return EditorPython(ver, m.group(2), f"from {interp}")
+    typelib = [t for d in libdirs if d.is_dir()
+               for t in d.glob("*/girepository-1.0/Gimp-3.0.typelib")] + \
+              [t for d in libdirs if d.is_dir() for t in d.glob("girepository-1.0/Gimp-3.0.typelib")]
+    if not typelib:
+        return None
+    for d in libdirs:
+        for gi in sorted(d.glob("python3*/*-packages/gi/_gi.cpython-3*.so")) if d.is_dir() else []:
+            m = re.search(r"cpython-3(\d+)", gi.name)
+            if not m:
+                continue
+            ver = f"3.{m.group(1)}"
+            for exe in (f"/usr/bin/python{ver}", "/usr/bin/python3", f"/app/bin/python{ver}"):
+                if _inside(root, exe).exists() and _version_of(root, exe) == ver:
+                    return EditorPython(ver, exe, f"PyGObject for Python {ver} beside {typelib[0]}")
+            return EditorPython(ver, None, f"PyGObject for Python {ver}")
+    return None
 
 
 # --- vendoring -----------------------------------------------------------------------------------
 
 class Installer:
-    def __init__(self, dry_run: bool, offline: bool = False) -> None:
+    def __init__(self, dry_run: bool, offline: bool = False, wheels: Path | None = None) -> None:
         self.dry = dry_run
         self.offline = offline
+        self.wheels = wheels  #: a folder of pyzmq wheels to take before asking an index
         self.made: list[str] = []
 
     def say(self, msg: str) -> None:
@@ -134,12 +201,30 @@ class Installer:
             self.copy(ROOT / "backend/darkroom" / mod, vend / "darkroom" / mod)
         self.copy(ROOT / "plugin/common/darkroom_plugin", vend / "darkroom_plugin")
         self.say(f"  vendored the client and darkroom_plugin into {vend}")
+        self.record(vend / "darkroom" / "installed.json")
         self.vendor_zmq(vend / f"zmq-cp{pyver.replace('.', '')}", pyver)
+
+    def record(self, path: Path) -> None:
+        """What the editor's Python cannot find out by itself: DARKROOM_HOME (when the user has
+        one) and how to start the daemon. Read by the vendored ``darkroom.config``."""
+        self.made.append(str(path))
+        if not self.dry:
+            path.write_text(json.dumps(installed_record(), indent=1), encoding="utf-8")
 
     def vendor_zmq(self, dest: Path, pyver: str) -> None:
         if self.dry:
             self.say(f"  would vendor pyzmq for Python {pyver} into {dest}")
             self.made.append(str(dest))
+            return
+        tag = f"cp{pyver.replace('.', '')}"
+        local = sorted(self.wheels.glob(f"pyzmq-*-{tag}-*.whl")) if self.wheels else []
+        local = [w for w in local if "linux" in w.name or os.name == "nt" or sys.platform == "darwin"]
+        if local:
+            dest.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(local[-1]) as z:
+                z.extractall(dest)
+            self.made.append(str(dest))
+            self.say(f"  vendored {local[-1].name} (from {self.wheels}) into {dest}")
             return
         with tempfile.TemporaryDirectory() as tmp:
             if self.offline:
@@ -198,7 +283,7 @@ def _previous(target: Path) -> dict[str, object]:
         return {}
 
 
-def install_gimp(profile: Path, inst: Installer) -> None:
+def install_gimp(profile: Path, inst: Installer, py: EditorPython | None) -> None:
     target = profile / "plug-ins" / NAME
     if not _ours_or_absent(target):
         inst.say(f"GIMP: {target} exists and was not made by this installer: left alone.")
@@ -208,10 +293,24 @@ def install_gimp(profile: Path, inst: Installer) -> None:
     if target.exists() and not inst.dry:
         shutil.rmtree(target)  # ours (manifest): a clean reinstall
     inst.made = []
-    inst.copy(ROOT / "plugin/gimp" / NAME / f"{NAME}.py", target / f"{NAME}.py")
+    if py is None:
+        here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        py = EditorPython("3.12" if os.name == "nt" else here, None, "guessed")
+        inst.say(f"  WARNING: GIMP 3 was not found on this machine; assuming its Python is {py.version}"
+                 " (use --editor-python X.Y, or --gimp-root DIR for a GIMP under another root)")
+    else:
+        inst.say(f"  GIMP's Python: {py.version}" + (f" ({py.exe})" if py.exe else "")
+                 + f", {py.how}")
+    script = target / f"{NAME}.py"
+    inst.copy(ROOT / "plugin/gimp" / NAME / f"{NAME}.py", script)
     if not inst.dry:
-        os.chmod(target / f"{NAME}.py", 0o755)
-    inst.vendor(target, gimp_python())
+        if py.exe and os.name == "posix":
+            # GIMP runs the #! line: name GIMP's own Python, not whatever python3 is on PATH
+            # (a virtualenv's, without PyGObject) when the editor starts.
+            text = script.read_text(encoding="utf-8").split("\n", 1)
+            script.write_text(f"#!{py.exe}\n{text[1]}", encoding="utf-8")
+        os.chmod(script, 0o755)
+    inst.vendor(target, py.version)
     inst.write_manifest(target, {"editor": "gimp", "created_dirs": created})
 
 
@@ -279,17 +378,31 @@ def uninstall(folder: Path, inst: Installer) -> None:
                 p.rmdir()  # only folders we created, and only when left empty
 
 
+def backend_record() -> dict[str, object]:
+    """How the plugins start the daemon: this Python (it has torch), with DARKROOM_HOME when the
+    user installs with one (the editor, started from a desktop menu, will not have it)."""
+    env = {"DARKROOM_HOME": os.environ["DARKROOM_HOME"]} if os.environ.get("DARKROOM_HOME") else {}
+    return {"command": [sys.executable, "-m", "darkroom", "serve"], "env": env}
+
+
+def installed_record() -> dict[str, object]:
+    return {"darkroom_home": os.environ.get("DARKROOM_HOME") or None,
+            "backend": backend_record()}
+
+
 def write_backend_json(inst: Installer) -> None:
-    """Where the plugins find the daemon: start it with this Python (it has torch)."""
+    """Where the plugins find the daemon: start it with this Python (it has torch). Also
+    recorded beside each plugin's vendored client (``installed.json``)."""
     sys.path.insert(0, str(ROOT / "backend"))
     from darkroom.config import paths
 
-    cfg = paths().config / "backend.json"
+    where = paths()
+    cfg = where.config / "backend.json"
     inst.say(f"backend: plugins start the daemon with {sys.executable} -m darkroom serve ({cfg})")
+    inst.say(f"backend: connection file {where.connection_file}, log {where.log_file}")
     if not inst.dry:
         cfg.parent.mkdir(parents=True, exist_ok=True)
-        cfg.write_text(json.dumps({"command": [sys.executable, "-m", "darkroom", "serve"]}),
-                       encoding="utf-8")
+        cfg.write_text(json.dumps(backend_record()), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,18 +416,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--editor-python", help="the editor's Python X.Y, when detection is wrong")
     ap.add_argument("--offline", action="store_true", help="fetch nothing: copy this Python's "
                     "pyzmq when its version matches the editor's")
+    ap.add_argument("--wheels", type=Path, metavar="DIR", help="a folder of pyzmq wheels to use "
+                    "before asking the package index (offline machines)")
+    ap.add_argument("--gimp-root", type=Path, default=Path("/"), metavar="DIR",
+                    help="where GIMP is installed when not in / (a chroot or container root); "
+                    "its Python is looked for there")
     a = ap.parse_args(argv)
     both = not (a.gimp or a.krita)
     if a.profile and both:
         ap.error("--profile needs --gimp or --krita")
-    inst = Installer(a.dry_run, a.offline)
+    inst = Installer(a.dry_run, a.offline, a.wheels)
     if a.editor_python:
-        global gimp_python, krita_python
-        gimp_python = krita_python = lambda: a.editor_python  # noqa: E731
+        global krita_python
+        krita_python = lambda: a.editor_python  # noqa: E731
     if a.gimp or both:
+        py = gimp_python(a.gimp_root) if not a.uninstall else None
+        if a.editor_python:
+            py = EditorPython(a.editor_python, py.exe if py and py.version == a.editor_python
+                              else None, "given with --editor-python")
         for prof in [a.profile] if a.profile else gimp_profiles():
             target = prof / "plug-ins" / NAME
-            uninstall(target, inst) if a.uninstall else install_gimp(prof, inst)
+            uninstall(target, inst) if a.uninstall else install_gimp(prof, inst, py)
     if a.krita or both:
         pairs = [(a.profile, a.profile.parent / "kritarc")] if a.profile else krita_profiles()
         for res, rc in pairs:

@@ -31,7 +31,7 @@ from typing import Any
 
 import zmq
 
-from darkroom.config import paths
+from darkroom.config import installed, paths
 from darkroom.errors import BackendUnavailable, DarkroomError, ProtocolError, from_wire
 from darkroom.wire import DEFAULT_LIMITS, Limits, Message, Session, WireImage, read_connection_file
 
@@ -151,8 +151,9 @@ class Client:
                 client.close()  # type: ignore[possibly-undefined]
             except Exception:
                 pass
-        start_backend()
+        proc = start_backend()
         deadline = time.monotonic() + start_timeout
+        exited_at: float | None = None
         while True:
             try:
                 client = cls(read_connection_file(path), timeout=min(timeout, 5.0), **kw)
@@ -164,10 +165,15 @@ class Client:
                     client.close()
                 except Exception:
                     pass
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now  # another instance may still be coming up: a moment's grace
+                if exited_at is not None and now - exited_at > 5.0:
+                    raise BackendUnavailable(_exited_message(proc)) from None
+                if now > deadline:
                     raise BackendUnavailable(
                         f"The Neural Darkroom backend did not start within {start_timeout:.0f} s. "
-                        f"Its log is {paths().log_file}; try 'darkroom serve' in a terminal."
+                        f"What it printed is in {start_log()}; try 'darkroom serve' in a terminal."
                     ) from None
                 time.sleep(0.5)
 
@@ -385,32 +391,89 @@ class Client:
         return Event("error", msg.job, error=ProtocolError(f"Unexpected '{msg.type}' reply."))
 
 
-def backend_command() -> list[str]:
-    """How to start the daemon: ``backend.json`` in the config folder (written by install.py,
-    which knows the Python that has torch) or this interpreter."""
-    cfg = paths().config / "backend.json"
+def start_log() -> Path:
+    """Where an autostarted daemon's own output goes (its log proper is ``daemon.log``)."""
+    return paths().state / "daemon-start.log"
+
+
+def backend_spec() -> tuple[list[str], dict[str, str]]:
+    """How to start the daemon: (command, extra environment).
+
+    ``install.py`` records it beside the plugin's vendored client (the editor's Python has no
+    torch, so it must start the Python that has) and in ``backend.json`` in the config folder.
+    Without either, the daemon can only be started by a Python that has torch: this one, if
+    it has; otherwise :class:`BackendUnavailable` says to run ``install.py``.
+    """
+    for source in (installed().get("backend"), _backend_json()):
+        if isinstance(source, dict):
+            cmd, env = source.get("command"), source.get("env") or {}
+            if isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd) \
+                    and isinstance(env, dict):
+                return cmd, {str(k): str(v) for k, v in env.items()}
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return [sys.executable, "-m", "darkroom", "serve"], {}
+    raise BackendUnavailable(
+        "The plugin does not know how to start the Neural Darkroom backend (no backend.json): "
+        "run 'python install.py' again from the Neural Darkroom folder, or start "
+        "'darkroom serve' yourself.")
+
+
+def _backend_json() -> dict[str, Any] | None:
     try:
-        cmd = json.loads(cfg.read_text(encoding="utf-8")).get("command")
-        if isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd):
-            return cmd
-    except (OSError, ValueError, AttributeError):
-        pass
-    return [sys.executable, "-m", "darkroom", "serve"]
+        data = json.loads((paths().config / "backend.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def backend_command() -> list[str]:
+    """The command :func:`start_backend` runs (see :func:`backend_spec`)."""
+    return backend_spec()[0]
 
 
 def start_backend(command: list[str] | None = None) -> subprocess.Popen[bytes]:
-    """Start the daemon detached from this process (it outlives the editor's plug-in)."""
-    cmd = command or backend_command()
+    """Start the daemon detached from this process (it outlives the editor's plug-in); its
+    output goes to :func:`start_log`, so a daemon that cannot start leaves the reason there."""
+    cmd, env = (command, {}) if command else backend_spec()
     kw: dict[str, Any] = {}
     if os.name == "posix":
         kw["start_new_session"] = True
     else:  # pragma: no cover - Windows
         kw["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS | NEW_PROCESS_GROUP
+    full_env = {**os.environ, **env}
+    for var in ("PYTHONHOME", "PYTHONPATH"):  # the editor's Python settings are not torch's
+        full_env.pop(var, None)
+    log_path = start_log()
     try:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, close_fds=True, **kw)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out: Any = open(log_path, "ab")
+    except OSError:
+        out = subprocess.DEVNULL
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                close_fds=True, env=full_env, **kw)
     except OSError as e:
         raise BackendUnavailable(
             f"Could not start the backend ({' '.join(cmd)}): {e.strerror}. "
             "Reinstall with 'python install.py' or start 'darkroom serve' yourself."
         ) from None
+    finally:
+        if out is not subprocess.DEVNULL:
+            out.close()
+
+
+def _exited_message(proc: subprocess.Popen[bytes]) -> str:
+    """The sentence for a daemon that exited at once: its exit code and last words."""
+    last = ""
+    try:
+        lines = [ln for ln in start_log().read_text(encoding="utf-8", errors="replace")
+                 .splitlines() if ln.strip()]
+        last = lines[-1].strip()[:300] if lines else ""
+    except OSError:
+        pass
+    cmd = " ".join(proc.args if isinstance(proc.args, list) else [str(proc.args)])
+    said = f" It said: {last}" if last else ""
+    return (f"The Neural Darkroom backend exited at once (code {proc.returncode}) when started "
+            f"as '{cmd}'.{said} Its output is in {start_log()}.")

@@ -2,18 +2,18 @@
 
 If the environment variable ``DARKROOM_HOME`` is set, everything — config, runtime socket,
 connection file, logs, caches and indexes — lives under it (tests and side-by-side instances
-rely on this). Otherwise the platform's usual folders are used (platformdirs).
+rely on this). Otherwise the platform's usual folders are used (XDG on Linux).
 
-Torch-free: the plugins import :func:`paths` through the client. :func:`pick_device` imports
-torch lazily.
+Stdlib only: the plugins import :func:`paths` through the vendored client, inside the editors'
+own Pythons. :func:`pick_device` imports torch lazily.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,28 +49,62 @@ class Paths:
         return self
 
 
-def paths() -> Paths:
-    home = os.environ.get("DARKROOM_HOME")
-    if home:
-        root = Path(home).expanduser().resolve()
-        return Paths(root / "config", root / "run", root / "state", root / "cache", root / "data")
+#: Beside the vendored copy of this module in an installed plugin, ``install.py`` records
+#: what the editor cannot know by itself: DARKROOM_HOME if the user had set one, and how to
+#: start the daemon (the Python that has torch). Absent in the backend itself.
+INSTALLED_FILE = Path(__file__).with_name("installed.json")
+
+
+def installed() -> dict:
+    """What ``install.py`` recorded for this plugin copy (``{}`` in the backend itself)."""
     try:
-        import platformdirs
-    except ImportError:  # the plugins' vendored client may lack it
-        root = Path.home() / ".neural-darkroom"
+        data = json.loads(INSTALLED_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _home_root() -> Path | None:
+    home = os.environ.get("DARKROOM_HOME") or installed().get("darkroom_home")
+    return Path(home).expanduser().resolve() if isinstance(home, str) and home else None
+
+
+def _xdg(var: str, default: str) -> Path:
+    """An XDG base folder: the variable when set to an absolute path, else the default."""
+    v = os.environ.get(var, "")
+    return Path(v) if v and os.path.isabs(v) else Path.home() / default
+
+
+def paths() -> Paths:
+    """The folders, computed the same way by the daemon and by every editor's Python.
+
+    Stdlib only, on purpose: the editors' own Pythons (Krita's, GIMP's) do not have
+    ``platformdirs``, and the plugin and the daemon must agree on where the connection file
+    is. Linux/BSD follow the XDG base-directory rules (the folders ``platformdirs`` gives
+    there too); macOS uses ``~/Library``; Windows ``%LOCALAPPDATA%``.
+    """
+    root = _home_root()
+    if root is not None:
         return Paths(root / "config", root / "run", root / "state", root / "cache", root / "data")
-    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (ssh, containers): its fallback is fine
-        warnings.simplefilter("ignore")
-        runtime = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
-    if sys.platform == "darwin" or os.name != "posix":
-        # Unix socket paths are short (104 bytes on macOS): keep them in the temp folder.
-        runtime = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    # Unix socket paths are short (104 bytes on macOS): keep them in the temp folder there.
+    temp_runtime = Path(tempfile.gettempdir()) / f"{APP}-{uid}"
+    if sys.platform == "darwin":
+        lib = Path.home() / "Library"
+        support = lib / "Application Support" / APP
+        return Paths(support, temp_runtime, support, lib / "Caches" / APP, support)
+    if os.name == "nt":
+        local = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData/Local") / APP
+        return Paths(local, temp_runtime, local, local / "Cache", local)
+    xdg_runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    runtime = (Path(xdg_runtime) / APP if xdg_runtime and os.path.isdir(xdg_runtime)
+               else temp_runtime)
     return Paths(
-        config=Path(platformdirs.user_config_dir(APP, appauthor=False)),
+        config=_xdg("XDG_CONFIG_HOME", ".config") / APP,
         runtime=runtime,
-        state=Path(platformdirs.user_state_dir(APP, appauthor=False)),
-        cache=Path(platformdirs.user_cache_dir(APP, appauthor=False)),
-        data=Path(platformdirs.user_data_dir(APP, appauthor=False)),
+        state=_xdg("XDG_STATE_HOME", ".local/state") / APP,
+        cache=_xdg("XDG_CACHE_HOME", ".cache") / APP,
+        data=_xdg("XDG_DATA_HOME", ".local/share") / APP,
     )
 
 

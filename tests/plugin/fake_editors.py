@@ -69,8 +69,10 @@ class KritaNode:
     """A Krita ``Node`` holding one rectangle of B,G,R,A samples."""
 
     def __init__(self, name: str, depth: str = "U8", rect: Rect | None = None, data: bytes = b"",
-                 kind: str = "paintlayer", children: list[Any] | None = None) -> None:
+                 kind: str = "paintlayer", children: list[Any] | None = None,
+                 model: str = "RGBA") -> None:
         self._name, self.depth, self.rect, self.data, self.kind = name, depth, rect, data, kind
+        self.model = model
         self.children = children or []
         self.parent: Any = None
         for c in self.children:
@@ -84,7 +86,10 @@ class KritaNode:
         return self.kind
 
     def colorModel(self) -> str:  # noqa: N802 - Krita's names
-        return "RGBA"
+        return self.model
+
+    def uniqueId(self) -> int:  # noqa: N802
+        return id(self)
 
     def colorDepth(self) -> str:  # noqa: N802
         return self.depth

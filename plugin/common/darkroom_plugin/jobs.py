@@ -155,3 +155,39 @@ class BackgroundJob:
     def wait(self, timeout: float | None = None) -> Outcome | None:
         self._thread.join(timeout)
         return self.poll()
+
+
+def fetch_status(connect: ConnectFn = default_connect) -> tuple[str, str]:
+    """Ask the daemon (starting it if needed) how it is: (full sentence, one-line label).
+    Blocks while the daemon starts: call it from a worker (:class:`BackgroundCall`)."""
+    from .flows import short_status, status_text
+
+    try:
+        client = connect()
+        try:
+            ping, status = client.ping(), client.status()
+        finally:
+            client.close()
+    except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+        return user_message(e), "Backend: not running (see Backend status)"
+    return status_text(ping, status), short_status(ping, status)
+
+
+class BackgroundCall:
+    """Any slow call (status, which starts the daemon) on a worker thread, so that the editor's
+    window never waits on it; the GUI polls :attr:`done` from a timer and reads :attr:`value`."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.value: Any = None
+        self._done = threading.Event()
+
+        def work() -> None:
+            try:
+                self.value = fn()
+            finally:
+                self._done.set()
+        threading.Thread(target=work, name="darkroom call", daemon=True).start()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()

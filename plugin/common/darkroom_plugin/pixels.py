@@ -177,18 +177,23 @@ def add_alpha(data: bytes, dtype: str, channels: int) -> bytes:
 
 
 def from_krita(raw: bytes, depth: str, width: int, height: int, *, name: str = "",
-               offset: tuple[int, int] = (0, 0), colorspace: str = "srgb") -> Pixels:
-    """A Krita RGBA ``Node.pixelData`` block (``colorDepth()`` U8/U16/F16/F32) -> R,G,B,A Pixels."""
+               offset: tuple[int, int] = (0, 0), colorspace: str = "srgb",
+               model: str = "RGBA") -> Pixels:
+    """A Krita ``Node.pixelData`` block (``colorDepth()`` U8/U16/F16/F32; ``colorModel()``
+    RGBA, or GRAYA: grey, alpha) -> R,G,B,A Pixels (grey is spread to R = G = B)."""
     kind = KRITA_DEPTHS.get(depth)
     if kind is None:
         raise ValueError(f"layer '{name}' has colour depth {depth}; use U8, U16, F16 or F32")
+    if model not in ("RGBA", "GRAYA"):
+        raise ValueError(f"layer '{name}' is {model}; only RGB and greyscale layers can be sent")
+    data = bytes(raw)
+    if kind == "f16":
+        data, kind = f16_to_f32(data), "f32"
+    if model == "GRAYA":
+        return Pixels(add_alpha(data, kind, 2), width, height, 4, kind, name, offset, colorspace)
     if kind in ("u8", "u16"):
-        data, dtype = swap_red_blue(bytes(raw), kind), kind
-    elif kind == "f16":
-        data, dtype = f16_to_f32(bytes(raw)), "f32"
-    else:
-        data, dtype = bytes(raw), "f32"
-    return Pixels(data, width, height, 4, dtype, name, offset, colorspace)
+        data = swap_red_blue(data, kind)
+    return Pixels(data, width, height, 4, kind, name, offset, colorspace)
 
 
 def to_krita(px: Pixels, depth: str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from darkroom_plugin import MENU_TITLE
+from darkroom_plugin import MENU_TITLE, flows
 from darkroom_plugin import requests as rq
 from darkroom_plugin import settings as st
 from PyQt5.QtWidgets import (
@@ -16,7 +16,6 @@ from PyQt5.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QLineEdit,
-    QMessageBox,
     QSpinBox,
 )
 
@@ -50,7 +49,9 @@ def _run(dlg: QDialog, form: QFormLayout) -> bool:
 
 
 def style_dialog(doc: Any, content: Any, s: st.Settings) -> dict[str, Any] | None:
-    layers = [n for n in _paint_layers(doc.rootNode()) if n.uniqueId() != content.uniqueId()]
+    every = [n for n in _paint_layers(doc.rootNode()) if n.uniqueId() != content.uniqueId()]
+    # the user's own layers first: a previous result is rarely the style wanted
+    layers = [every[i] for i in flows.style_choices([n.name() for n in every])]
     dlg, form = _form("Photo Style Transfer")
     style = QComboBox()
     style.addItems([n.name() for n in layers] + [_FILE])
@@ -66,6 +67,11 @@ def style_dialog(doc: Any, content: Any, s: st.Settings) -> dict[str, Any] | Non
     strength.setSingleStep(0.05)
     strength.setValue(1.0)
     keep = QCheckBox("Keep the content's colours")
+    for w, name in ((style, "style"), (labels_c, "content_labels"), (labels_s, "style_labels"),
+                    (mode, "mode"), (quality, "quality"), (strength, "strength"),
+                    (keep, "preserve_colors")):
+        w.setObjectName(f"darkroom_{name}")  # names the editor tests find the fields by
+    dlg.setObjectName("darkroom_style_dialog")
     form.addRow(f"Content: {content.name()}", None)
     for label, w in (("Style", style), ("Content labels", labels_c), ("Style labels", labels_s),
                      ("Mode", mode), ("Strength", strength), ("Quality", quality), ("", keep)):
@@ -121,19 +127,3 @@ def sketch_dialog(s: st.Settings) -> dict[str, Any] | None:
     s.sketch_k, s.sketch_output = k.value(), output.currentText()
     st.save(s)
     return {"k": k.value(), "output": output.currentText()}
-
-
-def status_dialog(controller: Any) -> None:
-    from darkroom.errors import DarkroomError
-
-    try:
-        client = controller.connect()
-        try:
-            ping, status = client.ping(), client.status()
-        finally:
-            client.close()
-        text = (f"The backend is running (version {ping.get('version', '?')}) on "
-                f"{ping.get('device', '?')}; {status.get('queued', 0)} job(s) queued.")
-    except DarkroomError as e:
-        text = str(e)
-    QMessageBox.information(None, MENU_TITLE, text)

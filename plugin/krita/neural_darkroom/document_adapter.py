@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from darkroom_plugin import pixels
+from darkroom_plugin import flows, pixels
 from darkroom_plugin.pixels import Pixels
 from PyQt5.QtCore import QByteArray
 from PyQt5.QtGui import QImage
@@ -24,20 +24,32 @@ def colorspace_of(node: Any) -> str:
     return "linear" if ("g10" in profile or "linear" in profile) else "srgb"
 
 
+def check_readable(node: Any) -> None:
+    """Raise InvalidInput, naming the layer, when it cannot be sent (checked before a dialog
+    opens). RGB and greyscale layers can: grey is sent as R = G = B."""
+    name = node.name()
+    if node.colorModel() not in ("RGBA", "GRAYA"):
+        raise InvalidInput(f"Layer '{name}' is {node.colorModel()}, which the plugin cannot send: "
+                           "convert the image to RGB/Alpha (Image → Convert Image Color Space) "
+                           "first.")
+    if node.colorDepth() not in pixels.KRITA_DEPTHS:
+        raise InvalidInput(f"Layer '{name}' has colour depth {node.colorDepth()}; use 8 or 16 "
+                           "bit integer or 16/32 bit float.")
+
+
 def read_layer(node: Any, rect: Any = None) -> Pixels:
     """The layer's pixels inside ``rect`` (default: its own bounds), as R,G,B,A Pixels whose
     offset is the rect's top-left in the document. Raises InvalidInput naming the layer."""
     name = node.name()
-    if node.colorModel() != "RGBA":
-        raise InvalidInput(f"Layer '{name}' is {node.colorModel()}, not RGB: convert the image "
-                           "to RGB/Alpha (Image → Convert Image Color Space) first.")
+    check_readable(node)
     r = rect if rect is not None else node.bounds()
     if r.width() <= 0 or r.height() <= 0:
         raise InvalidInput(f"Layer '{name}' is empty: there are no pixels to send.")
     raw = node.pixelData(r.x(), r.y(), r.width(), r.height())
     try:
         return pixels.from_krita(bytes(raw), node.colorDepth(), r.width(), r.height(), name=name,
-                                 offset=(r.x(), r.y()), colorspace=colorspace_of(node))
+                                 offset=(r.x(), r.y()), colorspace=colorspace_of(node),
+                                 model=node.colorModel())
     except ValueError as e:
         raise InvalidInput(f"Layer '{name}' cannot be read: {e}.") from None
 
@@ -56,16 +68,25 @@ def read_file(path: str) -> Pixels:
     return Pixels(data, w, h, 4, "u8", os.path.basename(path))
 
 
+def stack_group(node: Any) -> Any:
+    """The active group, or the group holding the active layer (a light stack)."""
+    if node.type() == "grouplayer":
+        return node
+    parent = node.parentNode()
+    if parent is None or parent.type() != "grouplayer":
+        raise InvalidInput(f"Layer '{node.name()}' is not in a layer group: put the light "
+                           "stack in a group and select the group.")
+    return parent
+
+
+def stack_names(group: Any) -> list[str]:
+    return [c.name() for c in group.childNodes() if c.type() == "paintlayer"]
+
+
 def light_stack(doc: Any, node: Any) -> tuple[Any, list[Pixels]]:
     """The active group (or the group holding the active layer) and its layers' pixels, all
     read over the group's bounds so that every light has the same size and place."""
-    group = node
-    if node.type() != "grouplayer":
-        parent = node.parentNode()
-        if parent is None or parent.type() != "grouplayer":
-            raise InvalidInput(f"Layer '{node.name()}' is not in a layer group: put the light "
-                               "stack in a group and select the group.")
-        group = parent
+    group = stack_group(node)
     children = [c for c in group.childNodes() if c.type() == "paintlayer"]
     rect = group.bounds()
     return group, [read_layer(c, rect) for c in children]
@@ -80,6 +101,16 @@ def add_layer(doc: Any, parent: Any, above: Any, px: Pixels, name: str) -> Any:
     x, y = px.offset
     node.setPixelData(QByteArray(data), x, y, px.width, px.height)
     return node
+
+
+def result_anchor(source: Any) -> Any:
+    """The layer a new result goes right above: ``source``, or the topmost of our results
+    stacked on it (so a second result lands on top of the first; see flows.result_anchor)."""
+    parent = source.parentNode()
+    siblings = list(parent.childNodes()) if parent is not None else [source]
+    ids = [n.uniqueId() for n in siblings]
+    at = ids.index(source.uniqueId()) if source.uniqueId() in ids else len(siblings) - 1
+    return siblings[flows.result_anchor([n.name() for n in siblings], at)]
 
 
 def add_group(doc: Any, parent: Any, above: Any, name: str) -> Any:

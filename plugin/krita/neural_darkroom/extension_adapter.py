@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from darkroom_plugin import MENU_TITLE, PLUGIN_NAME, jobs
+from darkroom_plugin import MENU_TITLE, PLUGIN_NAME, flows, jobs
 from darkroom_plugin import requests as rq
 from darkroom_plugin import settings as st
 from darkroom_plugin.jobs import BackgroundJob, Outcome
@@ -50,17 +50,29 @@ class Controller:
         self._timer.timeout.connect(self._tick)
         self._dialog: QProgressDialog | None = None
         self._apply: Callable[[Outcome], list[Any]] | None = None
+        self._report: Callable[[Outcome], str] | None = None
+        self.status_call: jobs.BackgroundCall | None = None
+        self.status_line = "Backend: not checked yet"  #: the docker's label
+        self.last_status = ""  #: the last full status sentence
+        self.status_listeners: list[Callable[[str], None]] = []
+        self._status_timer = QTimer()
+        self._status_timer.setInterval(100)
+        self._status_timer.timeout.connect(self._status_tick)
+        self._status_tell = False
 
     # -- running ------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self.job is not None
 
-    def start(self, req: rq.Request, apply: Callable[[Outcome], list[Any]]) -> BackgroundJob:
+    def start(self, req: rq.Request, apply: Callable[[Outcome], list[Any]],
+              report: Callable[[Outcome], str] | None = None) -> BackgroundJob:
+        """Run ``req`` on a worker; ``apply`` adds its layers (GUI thread), ``report`` gives a
+        sentence to show when it succeeds (e.g. how many photos were indexed)."""
         if self.job is not None:
             raise InvalidInput("A Neural Darkroom job is still running: wait or cancel it first.")
         self.job = BackgroundJob(req, self.connect).start()
-        self._apply, self.last, self.last_layers = apply, None, []
+        self._apply, self._report, self.last, self.last_layers = apply, report, None, []
         if self.interactive:
             self._dialog = QProgressDialog(f"{MENU_TITLE}: starting…", "Cancel", 0, 1000,
                                            self.app.activeWindow().qwindow())
@@ -99,15 +111,52 @@ class Controller:
         finally:
             self.job = None
         note = out.warning_text() if out.ok else ""
+        if out.ok and self._report is not None:
+            note = "\n".join(t for t in (self._report(out), note) if t)
         if out.error and not out.cancelled:
             self.tell(out.error)
         elif note:
-            self.tell(note)
+            self.tell(note, warning=bool(out.warnings))
+        self.check_status(tell=False)  # the docker's label follows the backend
 
-    def tell(self, message: str) -> None:
+    # -- backend status (never on the GUI thread: starting the daemon takes seconds) ----------
+    def check_status(self, tell: bool = True, start: bool = True) -> None:
+        """Ask the backend how it is on a worker thread (starting it when ``start``); the
+        docker's label follows, and with ``tell`` the sentence is shown."""
+        self._status_tell = self._status_tell or tell
+        if self.status_call is not None and not self.status_call.done:
+            return  # one question at a time; its answer serves both callers
+        if start:
+            self.status_call = jobs.BackgroundCall(lambda: jobs.fetch_status(self.connect))
+        else:
+            self.status_call = jobs.BackgroundCall(lambda: jobs.fetch_status(_no_autostart))
+        self._set_status_line("Backend: checking…" if not start else "Backend: starting…")
+        self._status_timer.start()
+
+    def _status_tick(self) -> None:
+        call = self.status_call
+        if call is None or not call.done:
+            return
+        self._status_timer.stop()
+        text, line = call.value
+        self.last_status = text
+        self._set_status_line(line)
+        if self._status_tell:
+            self._status_tell = False
+            self.tell(text, warning=not line.startswith("Backend: running"))
+
+    def _set_status_line(self, line: str) -> None:
+        self.status_line = line
+        for listener in list(self.status_listeners):
+            try:
+                listener(line)
+            except RuntimeError:  # the docker's widget was deleted
+                self.status_listeners.remove(listener)
+
+    def tell(self, message: str, warning: bool = True) -> None:
         self.messages.append(message)
         if self.interactive:
-            QMessageBox.warning(None, MENU_TITLE, message)
+            (QMessageBox.warning if warning else QMessageBox.information)(None, MENU_TITLE, message)
 
     # -- flows ----------------------------------------------------------------------------------
     def style(self, doc: Any, content: Any, style: Any | Pixels, *, mode: str = "photo",
@@ -121,7 +170,8 @@ class Controller:
             style_labels=da.read_layer(style_labels) if style_labels else None)
 
         def apply(out: Outcome) -> list[Any]:
-            node = da.add_layer(doc, content.parentNode(), content, out.images[0], req.result_name)
+            node = da.add_layer(doc, content.parentNode(), da.result_anchor(content),
+                                out.images[0], req.result_name)
             doc.refreshProjection()
             return [node]
         return self.start(req, apply)
@@ -132,7 +182,8 @@ class Controller:
         req = rq.relight_request(stack, lights, quality=quality, group_name=group.name())
 
         def apply(out: Outcome) -> list[Any]:
-            layer = da.add_layer(doc, group.parentNode(), group, out.images[0], req.result_name)
+            layer = da.add_layer(doc, group.parentNode(), da.result_anchor(group), out.images[0],
+                                 req.result_name)
             doc.refreshProjection()
             return [layer]
         return self.start(req, apply)
@@ -153,7 +204,8 @@ class Controller:
         return self.start(req, apply)
 
     def index(self, folders: list[str]) -> BackgroundJob:
-        return self.start(rq.sketch_index_request(folders), lambda out: [])
+        return self.start(rq.sketch_index_request(folders), lambda out: [],
+                          lambda out: flows.index_summary(out.meta))
 
     # -- menu handlers (dialogs) -------------------------------------------------------------
     def _doc_and_node(self) -> tuple[Any, Any] | None:
@@ -174,6 +226,11 @@ class Controller:
         if got is None:
             return
         doc, node = got
+        try:
+            da.check_readable(node)  # before the dialog, not after it
+        except InvalidInput as e:
+            self.tell(str(e))
+            return
         choice = dialogs.style_dialog(doc, node, st.load())
         if choice is not None:
             self._guard(lambda: self.style(doc, node, **choice))
@@ -193,13 +250,18 @@ class Controller:
         if got is None:
             return
         doc, node = got
+        try:
+            da.check_readable(node)
+        except InvalidInput as e:
+            self.tell(str(e))
+            return
         s = st.load()
         choice = dialogs.sketch_dialog(s)
         if choice is not None:
             self._guard(lambda: self.sketch(doc, node, k=choice["k"], output=choice["output"]))
 
     def on_status(self) -> None:
-        dialogs.status_dialog(self)
+        self.check_status(tell=True)
 
 
 class NeuralDarkroomExtension(Extension):
@@ -217,6 +279,13 @@ class NeuralDarkroomExtension(Extension):
         for action_id, text, method in ACTIONS:
             action = window.createAction(action_id, text, f"tools/scripts/{PLUGIN_NAME}")
             action.triggered.connect(getattr(self.controller, method))
+
+
+def _no_autostart() -> Any:
+    """A client to a daemon that is already running (the docker's quiet first look)."""
+    from darkroom.client import Client
+
+    return Client.connect(autostart=False, timeout=3.0)
 
 
 CONTROLLER: Controller | None = None
