@@ -88,3 +88,22 @@ def test_importable_without_numpy_or_torch() -> None:
     code = ("import sys; sys.modules['numpy'] = None; sys.modules['torch'] = None; "
             "import darkroom.lightnames")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_lp_round_trip_and_windows_paths() -> None:
+    rows = [("img 01.jpg", (0.1, 0.2, 0.97)), ("b.png", (0.0, 0.0, 1.0))]
+    back = lightnames.parse_lp(lightnames.format_lp(rows))
+    assert [n for n, _ in back] == ["img 01.jpg", "b.png"]
+    assert all(math.isclose(sum(v * v for v in d), 1.0) for _, d in back)
+    assert back[1][1] == (0.0, 0.0, 1.0)
+    text = "2\r\nC:\\capture\\IMG_1.JPG 0.5 0.5 0.7071\r\n\r\nC:\\capture\\IMG_2.JPG -1e-1 0 1\r\n"
+    names = [lightnames.lp_basename(n) for n, _ in lightnames.parse_lp(text)]
+    assert names == ["IMG_1.JPG", "IMG_2.JPG"]
+
+
+@pytest.mark.parametrize("text, why", [("", "empty"), ("two\na 0 0 1\n", "number of photos"),
+                                       ("2\na 0 0 1\n", "announces 2"),
+                                       ("1\na 0 x 1\n", "line 2"), ("1\na 0 0 0\n", "zero")])
+def test_lp_errors_are_sentences(text: str, why: str) -> None:
+    with pytest.raises(InvalidInput, match=why):
+        lightnames.parse_lp(text, "'x.lp'")

@@ -31,6 +31,7 @@ DIRECTION = "direction"
 
 _NAME = re.compile(r"^\s*light[\s_,]+(?P<coords>[^@]*?)\s*(?:@\s*(?P<rgb>[^@]*?))?\s*$", re.I)
 _SEP = re.compile(r"[\s_,]+")
+_LP_ROW = re.compile(r"^(.*?)\s+(\S+)\s+(\S+)\s+(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,53 @@ def parse_target(spec: str) -> dict[str, object]:
         raise bad("colour and intensity cannot be negative")
     kind = POSITION if len(coords) == 2 else DIRECTION
     return {kind: coords, "color": colour, "intensity": intensity}
+
+
+def parse_lp(text: str, source: str = "the .lp file") -> list[tuple[str, tuple[float, float, float]]]:
+    """Parse an RTI light-position (``.lp``) file: a count line, then ``filename x y z`` per
+    photo (the filename may hold spaces or a path; the last three fields are the direction).
+
+    Returns ``[(filename, (x, y, z)), …]`` with unit directions, in file order. Raises
+    :class:`InvalidInput` with a sentence naming ``source`` and the line.
+    """
+    lines = [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())]
+    lines = [(i, ln) for i, ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise InvalidInput(f"{source} is empty; an .lp file starts with the number of photos.")
+    try:
+        count = int(lines[0][1].split()[0])
+    except ValueError:
+        raise InvalidInput(f"{source}: line {lines[0][0]} must be the number of photos, "
+                           f"not '{lines[0][1][:60]}'.") from None
+    rows: list[tuple[str, tuple[float, float, float]]] = []
+    for no, ln in lines[1:]:
+        m = _LP_ROW.match(ln)
+        nums = _numbers(" ".join(m.group(2, 3, 4))) if m else None
+        if nums is None or len(nums) != 3 or not all(math.isfinite(v) for v in nums):
+            raise InvalidInput(f"{source}: line {no} must be 'filename x y z', not "
+                               f"'{ln[:80]}'.")
+        norm = math.sqrt(sum(v * v for v in nums))
+        if norm < 1e-6:
+            raise InvalidInput(f"{source}: line {no} has a zero light direction.")
+        assert m is not None
+        rows.append((m.group(1), (nums[0] / norm, nums[1] / norm, nums[2] / norm)))
+    if len(rows) != count:
+        raise InvalidInput(f"{source} announces {count} photos but lists {len(rows)}.")
+    return rows
+
+
+def lp_basename(name: str) -> str:
+    """The file name of an ``.lp`` entry, whether it was written with ``/`` or ``\\`` paths
+    (RTIBuilder writes the capture machine's absolute Windows paths)."""
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def format_lp(rows: Sequence[tuple[str, Sequence[float]]], digits: int = 6) -> str:
+    """An ``.lp`` file's text for ``[(filename, (x, y, z)), …]`` (inverse of
+    :func:`parse_lp`)."""
+    out = [str(len(rows))]
+    for name, d in rows:
+        if len(d) != 3:
+            raise ValueError(f"an .lp entry needs a 3-D direction; '{name}' has {len(d)}")
+        out.append(f"{name} " + " ".join(f"{v:.{digits}f}" for v in d))
+    return "\n".join(out) + "\n"

@@ -1,89 +1,108 @@
 """``darkroom relight``: relight a light-stack folder from the command line.
 
-A STACK folder is either
+A STACK folder holds the photos and, best, a light file (:mod:`.folder` has the order):
 
-* image files plus ``lights.json``: a list ``[{"file": "001.png", "position": [u, v]} …]``
-  (or ``"direction": [x, y, z]``; optional ``"intensity"``: a number or ``[r, g, b]``), or an
+* ``lights.json``: a list ``[{"file": "001.png", "position": [u, v]} …]`` (or
+  ``"direction": [x, y, z]``; optional ``"intensity"``: a number or ``[r, g, b]``), or an
   object ``{"encoding": "linear" | "srgb", "lights": [ … the same list … ]}``;
-* or image files named ``light_U_V.png`` / ``light_X_Y_Z.png`` (other files are ignored).
+* an RTI ``.lp`` file (count, then ``filename x y z`` per photo);
+* DiLiGenT's ``filenames.txt`` + ``light_directions.txt`` (+ ``light_intensities.txt``);
+* image files named ``light_U_V.png`` / ``light_X_Y_Z.png`` (other files are ignored);
+* or just the photos: directions from a shiny sphere's highlights (found, or ``--sphere``),
+  else an estimated layout (said in a warning).
 
-Files are **linear** camera values (like DiLiGenT's 16-bit PNGs) unless ``lights.json`` says
-``"encoding": "srgb"``. The output file has the stack's bit depth and encoding: a linear stack
-gives linear values (a 16-bit PNG of linear light, clipped at 1), an sRGB stack an sRGB file.
+``darkroom relight lights STACK -o lights.json [--lp lights.lp]`` writes what was found.
+
+Files in ``lights.json`` are **linear** camera values (like DiLiGenT's 16-bit PNGs) unless it
+says ``"encoding": "srgb"``; without it, 8-bit files are taken as sRGB. The output file has the
+stack's bit depth and encoding: a linear stack gives linear values (a 16-bit PNG of linear
+light, clipped at 1), an sRGB stack an sRGB file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from darkroom import images as imgs
 from darkroom import lightnames
-from darkroom.errors import InvalidInput, NotFound
+from darkroom.errors import InvalidInput, InvalidParameter, NotFound
 from darkroom.ops.registry import Image
+from darkroom.ops.relight import folder as folder_mod
+from darkroom.ops.relight import sphere
 
 
-def read_stack(folder: str | Path) -> list[Image]:
-    """The stack folder as layers named ``light …`` (role ``stack``). Raises NotFound /
-    InvalidInput with a sentence naming the folder or file."""
-    d = Path(folder)
-    if not d.is_dir():
-        raise NotFound(f"There is no light-stack folder at '{d}'.")
-    spec = d / "lights.json"
-    if spec.is_file():
-        return _from_json(d, spec)
-    files = [p for p in imgs.list_images(d) if p.stem.lower().startswith("light")]
-    if not files:
-        raise InvalidInput(f"'{d}' has no lights.json and no images named like light_U_V.png.")
+def read_stack(folder: str | Path, circle: sphere.Circle | None = None,
+               found: folder_mod.FolderLights | None = None) -> list[Image]:
+    """The stack folder as layers named ``light …`` (role ``stack``), from the best light
+    source the folder has (:func:`folder.find_lights`). Raises NotFound / InvalidInput with a
+    sentence naming the folder or file."""
+    found = found or folder_mod.find_lights(folder, circle)
     out = []
-    for p in files:
-        lt = lightnames.parse_name(p.stem)
-        out.append(Image(imgs.read_image(p), "stack", lightnames.format_name(lt, 10),
-                         colorspace="linear"))
+    for lt in found.lights:
+        pix = found.pixels.get(lt.file)
+        if pix is None:
+            if not lt.file.is_file():
+                raise NotFound(f"'{lt.file.name}' is listed for the stack '{found.folder}' but "
+                               "is not there.")
+            pix = imgs.read_image(lt.file)
+        out.append(Image(pix, "stack", lt.name(), colorspace=found.encoding))
     return out
 
 
-def _from_json(d: Path, spec: Path) -> list[Image]:
+def parse_circle(spec: str) -> sphere.Circle:
+    """``CX,CY,R`` (pixels) → a circle; InvalidParameter with a sentence otherwise."""
+    nums = spec.replace(",", " ").split()
     try:
-        data = json.loads(spec.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InvalidInput(f"'{spec}' is not readable JSON ({e}).") from None
-    encoding = "linear"
-    if isinstance(data, dict):
-        encoding = data.get("encoding", "linear")
-        data = data.get("lights")
-    if encoding not in ("linear", "srgb") or not isinstance(data, list):
-        raise InvalidInput(f"'{spec}' must be a list of lights, or an object with 'lights' "
-                           "and 'encoding' (linear or srgb).")
-    out = []
-    for i, row in enumerate(data):
-        if not isinstance(row, dict) or "file" not in row:
-            raise InvalidInput(f"Entry {i + 1} of '{spec}' needs a 'file'.")
-        coords = row.get("position", row.get("direction"))
-        if not isinstance(coords, list):
-            raise InvalidInput(f"Entry {i + 1} ('{row['file']}') of '{spec}' needs a "
-                               "'position' or a 'direction' list.")
-        inten = row.get("intensity", 1.0)
-        inten = inten if isinstance(inten, list) else [inten]
-        name = f"light {' '.join(map(str, coords))}"
-        if inten != [1.0] and inten != [1]:
-            name += " @" + ",".join(map(str, inten))
-        # parse now, so the error names the file rather than a made-up layer name
-        try:
-            lightnames.parse_name(name)
-        except InvalidInput:
-            raise InvalidInput(f"Entry for '{row['file']}' in '{spec}' has a bad light "
-                               f"({coords}, intensity {inten}).") from None
-        out.append(Image(imgs.read_image(d / str(row["file"])), "stack", name,
-                         colorspace=encoding))
-    return out
+        cx, cy, r = (float(v) for v in nums)
+    except ValueError:
+        raise InvalidParameter(f"--sphere '{spec}': give the circle as CX,CY,R in pixels.",
+                               field="sphere") from None
+    if not r > 0:
+        raise InvalidParameter(f"--sphere '{spec}': the radius must be positive.",
+                               field="sphere")
+    return sphere.Circle(cx, cy, r)
+
+
+def _lights_command(args: argparse.Namespace) -> int:
+    """``darkroom relight lights STACK [-o lights.json] [--lp FILE] [--sphere CX,CY,R]``."""
+    circle = parse_circle(args.sphere) if args.sphere else None
+    found = folder_mod.find_lights(args.extra, circle)
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    data = found.to_json()
+    if found.circle is not None:
+        c = found.circle
+        print(f"sphere at ({c.cx:.1f}, {c.cy:.1f}), radius {c.r:.1f} px", file=sys.stderr)
+    print(f"{len(found.lights)} lights from {found.source}"
+          f"{' (estimated layout, not measured directions)' if found.estimated else ''}",
+          file=sys.stderr)
+    if args.lp:
+        folder_mod.write_lp(found, args.lp)
+        print(f"wrote {args.lp}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    elif not args.lp:
+        print(json.dumps(data, indent=1))
+    return 0
 
 
 def _handler(args: argparse.Namespace) -> int:
     from darkroom.runner import run_op
 
-    layers = read_stack(args.stack)
+    if args.stack == "lights" and args.extra:
+        return _lights_command(args)
+    if args.extra:
+        raise InvalidInput(f"Unexpected '{args.extra}': give one STACK folder "
+                           "(or 'darkroom relight lights STACK').")
+    circle = parse_circle(args.sphere) if args.sphere else None
+    found = folder_mod.find_lights(args.stack, circle)
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    layers = read_stack(args.stack, found=found)
     if args.train:
         res = run_op("relight.train", layers, {"quality": args.quality}, remote=args.remote,
                      device=args.device, label="relight: training")
@@ -109,9 +128,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "relight",
         help="relight a light stack under new lights (Ren et al. 2015)",
         description="Relight a folder of photos of one scene, each under one light. "
-        "STACK holds images plus lights.json, or images named light_U_V.png.",
+        "STACK holds images plus lights.json or an RTI .lp file, or images named "
+        "light_U_V.png, or just photos with a shiny sphere in the frame (directions from its "
+        "highlights) or without (an estimated light layout).",
     )
-    p.add_argument("stack", help="the light-stack folder")
+    p.add_argument("stack", help="the light-stack folder (or 'lights' then the folder: find "
+                   "the stack's lights and write them with -o lights.json / --lp FILE)")
+    p.add_argument("extra", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--sphere", metavar="CX,CY,R", help="the shiny sphere's circle in pixels "
+                   "(default: found automatically when the folder has no light file)")
+    p.add_argument("--lp", metavar="FILE", help="with 'lights': also write an RTI .lp file")
     p.add_argument("--light", action="append", metavar="U,V[,Z][:R,G,B][@I]",
                    help="a target light (repeat for several): position or direction, "
                    "optional colour and intensity, e.g. 0.3,0.6:1,0.8,0.6@2")

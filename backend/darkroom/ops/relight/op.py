@@ -275,3 +275,7 @@ def train_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
     _, meta = get_model(stack, params["quality"], progress, cancelled)
     progress(1.0, "trained")
     return Result([], meta)
+
+
+# relight.find_lights (folders → photos and their lights) lives in its own module.
+from darkroom.ops.relight import findlights as _findlights  # noqa: E402,F401

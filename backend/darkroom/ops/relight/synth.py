@@ -148,3 +148,37 @@ def render_stack(scene: Scene, size: int, lights: list[tuple[float, ...]]) -> np
     """(N, size, size, 3) float32 linear images of ``scene`` under each light."""
     geo = trace_geometry(scene, size)
     return np.stack([shade(scene, geo, lt) for lt in lights])
+
+
+def sphere_photo(size: tuple[int, int], circle: tuple[float, float, float],
+                 light: tuple[float, float, float], shininess: float = 300.0,
+                 specular: float = 2.0, albedo: float = 0.25, background: float = 0.05,
+                 seed: int = 0) -> np.ndarray:
+    """A glossy sphere (circle (cx, cy, r) in pixels, orthographic view along −z) on a
+    textured matte floor, lit by a distant unit light: (H, W) float32 linear luminance.
+
+    Lambert + Blinn-Phong; the specular peak is exactly where the normal halves the view and
+    the light, so the mirror reflection recovers ``light``. The floor is lit too (with a
+    texture, so blobs other than the sphere exist). Supersampled 2×2 so the outline and the
+    highlight are antialiased. No shadows: the highlight tests need none.
+    """
+    h, w = size
+    cx, cy, r = circle
+    d = np.asarray(light, np.float64)
+    d = d / np.linalg.norm(d)
+    ss = 2
+    ys, xs = np.mgrid[0:h * ss, 0:w * ss].astype(np.float64)
+    xs, ys = (xs + 0.5) / ss, (ys + 0.5) / ss
+    nx, ny = (xs - cx) / r, -(ys - cy) / r
+    rr = nx * nx + ny * ny
+    on = rr < 1
+    nz = np.sqrt(np.clip(1 - rr, 0, 1))
+    ndotl = np.clip(nx * d[0] + ny * d[1] + nz * d[2], 0, None)
+    half = d + np.array([0.0, 0.0, 1.0])
+    half /= np.linalg.norm(half)
+    spec = np.clip(nx * half[0] + ny * half[1] + nz * half[2], 0, None) ** shininess
+    rng = np.random.default_rng(seed)
+    tex = background * (1 + 0.5 * np.sin(xs * rng.uniform(0.05, 0.2)) *
+                        np.cos(ys * rng.uniform(0.05, 0.2)))
+    img = np.where(on, albedo * ndotl + specular * spec, tex * max(d[2], 0.0))
+    return img.reshape(h, ss, w, ss).mean((1, 3)).astype(np.float32)
