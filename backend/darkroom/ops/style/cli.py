@@ -20,6 +20,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("photo", "paint", "mrf"), default="photo")
     p.add_argument("--method", choices=("fast", "dpst"), default="fast",
                    help="photo mode: fast (default, full resolution) or dpst (pixel optimisation)")
+    p.add_argument("--regions", choices=("auto", "none"), default="auto",
+                   help="without label maps: auto (default; pair regions found in both "
+                   "pictures) or none (the whole style everywhere)")
+    p.add_argument("--save-regions", metavar="FILE", default="",
+                   help="write the content's region map to FILE and the style's next to it "
+                   "(FILE-style.EXT); paired regions share a colour, grey takes the whole "
+                   "style; both can be edited and given back as label maps")
     p.add_argument("--content-labels", metavar="F", help="colour-coded regions of the content")
     p.add_argument("--style-labels", metavar="F", help="colour-coded regions of the style")
     p.add_argument("--mask", metavar="F", help="where to apply (white), content-sized")
@@ -46,10 +53,21 @@ def run(args: argparse.Namespace) -> int:
     params = {"mode": args.mode, "method": args.method, "strength": args.strength,
               "preserve_colors": args.preserve_colors, "quality": args.quality,
               "size": args.size, "backbone": args.backbone, "weights": args.weights,
-              "seed": args.seed}
+              "seed": args.seed, "regions": args.regions,
+              "return_regions": bool(args.save_regions)}
     result = run_op("style.transfer", images, params, remote=args.remote, device=args.device,
                     label=f"style ({args.mode})")
     for w in result.meta.get("warnings", []):
         print(f"warning: {w}")
     im.write_image(args.output, result.images[0].pixels)
+    if args.save_regions:
+        for img, path in zip(result.images[1:3], region_paths(args.save_regions)):
+            im.write_image(path, img.pixels)
+            print(f"{img.name} → {path}")
     return 0
+
+
+def region_paths(path: str) -> tuple[Path, Path]:
+    """``--save-regions FILE`` → (FILE, FILE-style.EXT): the content's and the style's map."""
+    p = Path(path)
+    return p, p.with_name(f"{p.stem}-style{p.suffix or '.png'}")
