@@ -9,8 +9,9 @@ reports progress with ``Gimp.progress_*``, adds its result as one undo group and
 source layers. Cancelling the progress ends this plug-in process; the daemon then cancels the job
 of the client that went away.
 
-Every procedure also works non-interactively (PDB arguments), which is how the editor tests drive
-it: ``gimp-console-3.0 --batch-interpreter=python-fu-eval``.
+Every procedure has a menu entry under *Filters → Neural Darkroom* and also runs
+non-interactively or with the last values (PDB arguments): the editor tests look the procedures
+up by their menu path and run them with their last values, as *Filters → Repeat* does.
 """
 
 import os
@@ -26,7 +27,7 @@ import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from darkroom_plugin import MENU_TITLE, jobs  # noqa: E402
+from darkroom_plugin import MENU_TITLE, flows, jobs  # noqa: E402
 from darkroom_plugin import requests as rq  # noqa: E402
 from darkroom_plugin import settings as st  # noqa: E402
 from darkroom_plugin.pixels import Pixels, add_alpha, babl_format_of, gimp_format  # noqa: E402
@@ -36,6 +37,9 @@ PROC_STYLE = "neural-darkroom-style"
 PROC_RELIGHT = "neural-darkroom-relight"
 PROC_SKETCH = "neural-darkroom-sketch"
 PROC_STATUS = "neural-darkroom-status"
+PROC_FOLDERS = "neural-darkroom-sketch-folders"
+PROCEDURES = [PROC_STYLE, PROC_RELIGHT, PROC_SKETCH, PROC_FOLDERS, PROC_STATUS]
+MENU_PATH = f"<Image>/Filters/{MENU_TITLE}"
 RW = GObject.ParamFlags.READWRITE
 
 
@@ -49,17 +53,19 @@ def _choice(values):
 # --- layers <-> Pixels -----------------------------------------------------------------------
 
 def read_drawable(image, drawable, linear=False):
-    """The drawable's pixels (R,G,B,A in the image's precision, or linear float)."""
+    """The drawable's pixels, R,G,B,A in the image's precision: sRGB-encoded, or with
+    ``linear`` in the image's own transfer curve (the values as stored, tagged ``linear`` or
+    ``srgb``: the relighting op decodes them, so the same file gives the same answer in GIMP
+    and Krita whatever profile each editor gave it)."""
     nick = Gimp.Precision(image.get_precision()).value_nick
-    fmt, kind = gimp_format(nick, linear=linear)
-    if linear:
-        fmt, kind = "RGBA float", "f32"
+    own_linear = linear and nick.endswith("-linear") and "non-linear" not in nick
+    fmt, kind = gimp_format(nick, linear=own_linear)
     w, h = drawable.get_width(), drawable.get_height()
     _, x, y = drawable.get_offsets()
     data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt,
                                      Gegl.AbyssPolicy.CLAMP)
     return Pixels(bytes(data), w, h, 4, kind, drawable.get_name(), (x, y),
-                  "linear" if linear else "srgb")
+                  "linear" if own_linear else "srgb")
 
 
 def add_layer(image, px, name, parent, position):
@@ -80,8 +86,15 @@ def add_layer(image, px, name, parent, position):
 
 
 def _above(image, item):
-    """(parent, position) that puts a new layer right above ``item``."""
-    return item.get_parent(), image.get_item_position(item)
+    """(parent, position) that puts a new layer right above ``item``, or above the results of
+    ours already stacked on it (each new result lands on top, so the canvas shows it)."""
+    parent = item.get_parent()
+    siblings = parent.get_children() if parent is not None else image.get_layers()
+    top_down = [s.get_name() for s in siblings]  # GIMP lists the top layer first
+    at = image.get_item_position(item)
+    bottom_up = top_down[::-1]
+    anchor = flows.result_anchor(bottom_up, len(top_down) - 1 - at)
+    return parent, len(top_down) - 1 - anchor
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -104,7 +117,7 @@ def _fail(procedure, message):
 
 class NeuralDarkroom(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [PROC_STYLE, PROC_RELIGHT, PROC_SKETCH, PROC_STATUS]
+        return list(PROCEDURES)
 
     def do_set_i18n(self, name):
         return False
@@ -112,7 +125,6 @@ class NeuralDarkroom(Gimp.PlugIn):
     def do_create_procedure(self, name):
         proc = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
         proc.set_image_types("*")
-        proc.add_menu_path(f"<Image>/Filters/{MENU_TITLE}")
         proc.set_attribution("Neural Darkroom", "Neural Darkroom", "2026")
         if name == PROC_STYLE:
             proc.set_menu_label("Photo Style Transfer…")
@@ -149,10 +161,22 @@ class NeuralDarkroom(Gimp.PlugIn):
             proc.add_int_argument("k", "Matches", None, 1, 50, s.sketch_k, RW)
             proc.add_choice_argument("output", "Show as new", None,
                                      _choice(("layers", "images")), s.sketch_output, RW)
+        elif name == PROC_FOLDERS:
+            proc.set_menu_label("Sketch Photo Folders…")
+            proc.set_documentation("Choose the photo folders sketch search looks in, and index them",
+                                   "Adds the folder to the list (or replaces the list) and brings "
+                                   "the sketch-search index up to date.", name)
+            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
+            proc.add_file_argument("folder", "Photo folder", None,
+                                   Gimp.FileChooserAction.SELECT_FOLDER, True, None, RW)
+            proc.add_boolean_argument("replace", "Forget the other folders", None, False, RW)
+            proc.add_boolean_argument("index-now", "Index now", None, True, RW)
         else:
             proc.set_menu_label("Backend status")
             proc.set_documentation("Is the Neural Darkroom backend running?", "", name)
             proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
+        # The label first: GIMP refuses a menu path for a procedure without a label.
+        proc.add_menu_path(MENU_PATH)
         return proc
 
     def run(self, procedure, run_mode, image, drawables, config, data):
@@ -170,9 +194,13 @@ class NeuralDarkroom(Gimp.PlugIn):
             dlg.destroy()
         try:
             if name == PROC_STATUS:
-                message = status_text()
-                Gimp.message(message)
+                text, _line = jobs.fetch_status()
+                Gimp.message(text)
                 return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+            if name == PROC_FOLDERS:
+                error = sketch_folders(config)
+                return (_fail(procedure, error) if error else
+                        procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None))
             if not drawables:
                 return _fail(procedure, "Select a layer first.")
             flow = {PROC_STYLE: style, PROC_RELIGHT: relight, PROC_SKETCH: sketch}[name]
@@ -265,17 +293,25 @@ def sketch(image, active, config):
     return ""
 
 
-def status_text():
-    try:
-        client = jobs.default_connect()
-        try:
-            ping, status = client.ping(), client.status()
-        finally:
-            client.close()
-        return (f"The Neural Darkroom backend is running (version {ping.get('version', '?')}) on "
-                f"{ping.get('device', '?')}; queue: {status.get('queue', {})}.")
-    except Exception as e:  # noqa: BLE001
-        return jobs.user_message(e)
+def sketch_folders(config) -> str:
+    """Remember the chosen photo folder for sketch search and index the folders now."""
+    s = st.load()
+    folder = config.get_property("folder")
+    path = folder.get_path() if folder is not None else None
+    if path:
+        s.index_folders = [path] if config.get_property("replace") else \
+            [f for f in s.index_folders if f != path] + [path]
+        st.save(s)
+    if not s.index_folders:
+        return "Choose a photo folder for sketch search first."
+    if not config.get_property("index-now"):
+        Gimp.message("Sketch search looks in: " + "; ".join(s.index_folders))
+        return ""
+    out = run_request(rq.sketch_index_request(s.index_folders))
+    if not out.ok:
+        return out.error
+    Gimp.message(flows.index_summary(out.meta))
+    return ""
 
 
 if __name__ == "__main__":
