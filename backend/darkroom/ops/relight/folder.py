@@ -214,8 +214,17 @@ def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
             warnings.append(f"No usable highlight on the sphere in {len(names)} photo(s), left "
                             f"out of the stack: {', '.join(names[:8])}"
                             f"{' …' if len(names) > 8 else ''}.")
-        lights = [FolderLight(photos[i], lightnames.DIRECTION,
-                              tuple(float(v) for v in found.directions[i])) for i in keep]
+        lights, seen = [], {}
+        for i in keep:
+            lt = FolderLight(photos[i], lightnames.DIRECTION,
+                             tuple(float(v) for v in found.directions[i]))
+            key = tuple(round(v, 6) for v in lt.coords)
+            if key in seen:  # a stack cannot hold one light twice (lightnames.parse_stack)
+                warnings.append(f"'{photos[i].name}' has the same highlight as "
+                                f"'{seen[key]}'; left out.")
+                continue
+            seen[key] = photos[i].name
+            lights.append(lt)
         return FolderLights(d, lights, encoding, "sphere", False, warnings, found.circle,
                             pixels)
     if found is not None:
