@@ -152,3 +152,19 @@ def test_relight_cli_on_lp_and_sphere_folders(tiny: Path, tmp_path: Path, capsys
     assert main(["relight", str(d), "--light", "0.1,0.2,0.97", "-o", str(out),
                  "--quality", "draft"]) == 0
     assert "taken as srgb" in capsys.readouterr().err
+
+
+def test_large_photos_are_searched_smaller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """Photos larger than WORK_SIDE are searched at that size; circle and directions come
+    back in the photos' own pixels."""
+    dirs = _write_sphere_photos(tmp_path, 8)
+    monkeypatch.setattr(folder, "WORK_SIDE", 60)  # 90 px wide photos → searched at 60 px
+    found = folder.find_lights(tmp_path, keep_pixels=False)
+    assert found.source == "sphere" and found.pixels == {}
+    assert found.circle is not None and abs(found.circle.r - CIRCLE[2]) < 1.0
+    assert abs(found.circle.cx - CIRCLE[0]) < 1.0 and abs(found.circle.cy - CIRCLE[1]) < 1.0
+    err = sphere.angular_error_deg(np.array([lt.coords for lt in found.lights]), dirs)
+    assert err.max() < 5, err
+    given = folder.find_lights(tmp_path, sphere.Circle(*CIRCLE))
+    assert given.circle == pytest.approx(sphere.Circle(*CIRCLE))

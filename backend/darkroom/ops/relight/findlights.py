@@ -51,7 +51,7 @@ def find_lights_op(images: list[Image], params: dict[str, Any], progress: Progre
                                    "r > 0.", field="sphere")
         circle = Circle(float(c[0]), float(c[1]), float(c[2]))
     progress(0.0, "finding the lights")
-    found = folder_mod.find_lights(params["folder"], circle, cancelled)
+    found = folder_mod.find_lights(params["folder"], circle, cancelled, keep_pixels=False)
     source = found.source
     rows = []
     for lt in found.lights:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from darkroom import images as imgs
@@ -34,6 +35,9 @@ from darkroom import lightnames
 from darkroom.errors import InvalidInput, NotFound, check_cancel
 from darkroom.ops.relight import layout, sphere
 
+#: Photos are searched for the sphere and its highlights at most this many px on their long
+#: side (a sphere of r ≈ 70 px there gives the ball's sub-degree directions).
+WORK_SIDE = 3072
 SOURCES = ("lights.json", "lp", "diligent", "names", "sphere", "estimated")
 
 
@@ -175,34 +179,51 @@ def _luminance(pixels: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
-                     cancelled: Callable[[], bool]) -> FolderLights:
+                     cancelled: Callable[[], bool], keep_pixels: bool) -> FolderLights:
     """Source 5 or 6: read the photos, then the sphere's highlights or an estimated layout."""
     pixels: dict[Path, np.ndarray] = {}
+    shapes: dict[Path, tuple[int, int]] = {}
+    dtypes: dict[Path, np.dtype] = {}
+    lums: dict[Path, np.ndarray] = {}
+    scale = 1.0
     for p in files:
         check_cancel(cancelled)
         try:
-            pixels[p] = imgs.read_image(p)
+            a = imgs.read_image(p)
         except InvalidInput:
             continue
+        shapes[p], dtypes[p] = a.shape[:2], a.dtype
+        # Luminance at a working size of at most WORK_SIDE px (memory: 50 photos of 24 MP
+        # would hold ~5 GB of float luminance); coordinates are scaled back below.
+        scale = min(1.0, WORK_SIDE / max(a.shape[:2]))
+        lum = _luminance(a, _encoding_of(a))
+        if scale < 1:
+            lum = cv2.resize(lum, (round(a.shape[1] * scale), round(a.shape[0] * scale)),
+                             interpolation=cv2.INTER_AREA)
+        lums[p] = lum
+        if keep_pixels:
+            pixels[p] = a
     warnings = []
-    sizes = Counter(a.shape[:2] for a in pixels.values())
+    sizes = Counter(shapes.values())
     if not sizes:
         raise InvalidInput(f"'{d}' has no photos this program can read.")
     size = sizes.most_common(1)[0][0]
-    odd = [p.name for p, a in pixels.items() if a.shape[:2] != size]
+    scale = min(1.0, WORK_SIDE / max(size))
+    odd = [p.name for p, a in shapes.items() if a != size]
     if odd:
         warnings.append(f"Left out {len(odd)} image(s) of another size than the photos "
                         f"({size[1]}×{size[0]}): {', '.join(odd[:6])}{' …' if len(odd) > 6 else ''}.")
-    photos = [p for p in files if p in pixels and pixels[p].shape[:2] == size]
+    photos = [p for p in files if shapes.get(p) == size]
     if len(photos) < 4:
         raise InvalidInput(f"'{d}' has {len(photos)} photo(s) of one size; a light stack "
                            "needs at least 4.")
-    dtypes = Counter(pixels[p].dtype for p in photos)
-    encoding = _encoding_of(np.empty(0, dtypes.most_common(1)[0][0]))
+    encoding = _encoding_of(np.empty(0, Counter(dtypes[p] for p in photos).most_common(1)[0][0]))
     warnings.append(f"No light file: the photos are taken as {encoding} "
                     f"({'8-bit' if encoding == 'srgb' else '16-bit or float'} files).")
-    lum = np.stack([_luminance(pixels[p], encoding) for p in photos])
+    lum = np.stack([lums.pop(p) for p in photos])
     given = circle is not None
+    if circle is not None:
+        circle = sphere.Circle(circle.cx * scale, circle.cy * scale, circle.r * scale)
     try:
         found = sphere.lights_from_sphere(lum, circle)
     except ValueError as e:
@@ -225,11 +246,12 @@ def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
                 continue
             seen[key] = photos[i].name
             lights.append(lt)
-        return FolderLights(d, lights, encoding, "sphere", False, warnings, found.circle,
-                            pixels)
+        c = found.circle
+        return FolderLights(d, lights, encoding, "sphere", False, warnings,
+                            sphere.Circle(c.cx / scale, c.cy / scale, c.r / scale), pixels)
     if found is not None:
-        why = (f"the circle at ({found.circle.cx:.0f}, {found.circle.cy:.0f}), radius "
-               f"{found.circle.r:.0f} px, shows a highlight in only "
+        why = (f"the circle at ({found.circle.cx / scale:.0f}, "
+               f"{found.circle.cy / scale:.0f}), radius {found.circle.r / scale:.0f} px, shows a highlight in only "
                f"{len(photos) - len(found.missing)} of {len(photos)} photos")
     if given:
         raise InvalidInput(f"The sphere given for '{d}' is no use: {why}.")
@@ -243,11 +265,13 @@ def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
 
 
 def find_lights(folder: str | Path, circle: sphere.Circle | None = None,
-                cancelled: Callable[[], bool] = lambda: False) -> FolderLights:
+                cancelled: Callable[[], bool] = lambda: False,
+                keep_pixels: bool = True) -> FolderLights:
     """The folder's photos and their lights from the best source (module docstring).
 
     ``circle`` (a sphere the user marked) skips the light files and the sphere search: the
-    directions come from that sphere's highlights. Raises :class:`NotFound` /
+    directions come from that sphere's highlights. ``keep_pixels``: keep the photos read
+    for the sphere or the layout in ``pixels`` (the CLI relights them next). Raises :class:`NotFound` /
     :class:`InvalidInput` with a sentence naming the folder or file.
     """
     d = Path(folder)
@@ -270,7 +294,7 @@ def find_lights(folder: str | Path, circle: sphere.Circle | None = None,
             return _from_names(d, named)
     if not files:
         raise InvalidInput(f"'{d}' has no photos (and no lights.json or .lp file).")
-    return _found_in_photos(d, files, circle, cancelled)
+    return _found_in_photos(d, files, circle, cancelled, keep_pixels)
 
 
 def write_lp(found: FolderLights, path: str | Path) -> None:
