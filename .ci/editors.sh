@@ -10,7 +10,9 @@ set -u
 CACHE="${DARKROOM_EDITORS_CACHE:-/var/cache/neural-darkroom-editors}"
 CHROOT="$CACHE/gimp3-trixie"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-GIMP_PKGS="gimp python3 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 python3-numpy python3-zmq"
+# GIMP as a user gets it: no python3-zmq (the installer vendors pyzmq for GIMP's Python).
+GIMP_PKGS="gimp python3 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4"
+WHEELS="$CACHE/wheels"
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
@@ -62,6 +64,29 @@ install_gimp3() {
     log "GIMP 3 chroot ready: $($SUDO chroot "$CHROOT" gimp-console-3.0 --version 2>/dev/null | head -n1)"
 }
 
+# The chroot as a user's GIMP has it: drop python3-zmq left there by older versions of this
+# script, and keep a pyzmq wheel for GIMP's Python so the install test needs no network
+# (install.py --wheels; a user's install.py fetches the same wheel from PyPI).
+gimp3_as_shipped() {
+    [ -f "$CHROOT/.complete" ] || return 0
+    if [ -d "$CHROOT/usr/lib/python3/dist-packages/zmq" ]; then
+        $SUDO chroot "$CHROOT" /bin/sh -c "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq \
+            python3-zmq python3-numpy >/dev/null 2>&1" || log "could not remove python3-zmq"
+    fi
+    local ver
+    ver=$(ls "$CHROOT"/usr/lib/python3/dist-packages/gi/_gi.cpython-3*.so 2>/dev/null \
+          | sed -n 's/.*cpython-3\([0-9]*\).*/3.\1/p' | head -n1)
+    if [ -n "$ver" ] && ! ls "$WHEELS"/pyzmq-*.whl >/dev/null 2>&1; then
+        $SUDO mkdir -p "$WHEELS"
+        python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$ver" \
+            --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+            -d "$WHEELS" "pyzmq>=25" >/dev/null 2>&1 \
+            && log "pyzmq wheel for GIMP's Python $ver in $WHEELS" \
+            || log "could not fetch a pyzmq wheel for Python $ver: the GIMP tests will skip"
+    fi
+}
+
 install_krita
 install_gimp3
+gimp3_as_shipped
 exit 0

@@ -131,3 +131,21 @@ def test_client_autostarts_the_daemon(darkroom_home) -> None:  # type: ignore[no
             assert any(op["name"] == "debug.echo" for op in c.ops())
     finally:
         assert _cli("stop").returncode == 0
+
+
+def test_a_backend_that_exits_at_once_is_reported_at_once(darkroom_home) -> None:  # type: ignore[no-untyped-def]
+    """A broken backend command (the editor's /usr/bin/python3 has no darkroom): the plugin
+    says so within seconds, with the exit code and what it printed, not after two minutes."""
+    from darkroom.client import Client, start_log
+    from darkroom.errors import BackendUnavailable
+
+    cfg = darkroom_home / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "backend.json").write_text(json.dumps(
+        {"command": [sys.executable, "-c", "import sys; print('no module named darkroom'); "
+                     "sys.exit(3)"]}))
+    with pytest.raises(BackendUnavailable) as e:
+        Client.connect(autostart=True, timeout=2, start_timeout=600)
+    text = str(e.value)
+    assert "exited at once (code 3)" in text and "no module named darkroom" in text
+    assert str(start_log()) in text and start_log().exists()

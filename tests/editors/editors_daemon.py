@@ -13,8 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_daemon(home: Path, *extra: str):
-    """``python -m darkroom serve`` in DARKROOM_HOME=home; yields (home, op names), stops it.
+def start_daemon(home: Path, *extra: str, env: dict[str, str] | None = None):
+    """``python -m darkroom serve`` in DARKROOM_HOME=home (or with ``env`` as given, e.g. a
+    user's plain HOME); yields (home, op names), stops it.
 
     ``--client-timeout 600``: the client only heartbeats when the daemon is silent, so a job
     that streams progress for over a minute (relighting trains on this 2-core CPU) would
@@ -22,13 +23,16 @@ def start_daemon(home: Path, *extra: str):
     """
     from darkroom.client import Client
 
-    env = {**os.environ, "DARKROOM_HOME": str(home)}
+    user_env = env
+    env = env or {**os.environ, "DARKROOM_HOME": str(home)}
     log = open(home / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--client-timeout", "600",
                              *extra], env=env, stdout=log, stderr=subprocess.STDOUT)
     # DARKROOM_HOME=home puts the connection file here (config.paths); the test process's
     # own environment is left alone so that no other test sees this daemon.
     connection = home.resolve() / "state" / "connection.json"
+    if user_env is not None:  # the user's folders, from HOME as the editors compute them
+        connection = Path(user_env["HOME"]) / ".local/state/neural-darkroom/connection.json"
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -67,25 +67,29 @@ def gimp(monkeypatch):
     return load_gimp_plugin(monkeypatch, PLUGIN)
 
 
-def test_declares_the_four_procedures(gimp):
+def test_declares_the_procedures(gimp):
     assert gimp.NeuralDarkroom().do_query_procedures() == [
         "neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
-        "neural-darkroom-status"]
+        "neural-darkroom-sketch-folders", "neural-darkroom-status"]
 
 
-@pytest.mark.parametrize("precision, linear, fmt, dtype, size", [
-    ("u16-non-linear", False, "R'G'B'A u16", "u16", 2),
-    ("u8-non-linear", False, "R'G'B'A u8", "u8", 1),
-    ("half-perceptual", False, "R'G'B'A float", "f32", 4),
-    ("u8-non-linear", True, "RGBA float", "f32", 4),  # relighting adds light: linear float
+@pytest.mark.parametrize("precision, linear, fmt, dtype, size, space", [
+    ("u16-non-linear", False, "R'G'B'A u16", "u16", 2, "srgb"),
+    ("u8-non-linear", False, "R'G'B'A u8", "u8", 1, "srgb"),
+    ("half-perceptual", False, "R'G'B'A float", "f32", 4, "srgb"),
+    # light stacks: the values as stored, in the image's own curve, tagged for the op to decode
+    ("u16-non-linear", True, "R'G'B'A u16", "u16", 2, "srgb"),
+    ("u16-linear", True, "RGBA u16", "u16", 2, "linear"),
+    ("float-linear", True, "RGBA float", "f32", 4, "linear"),
 ])
-def test_read_drawable_asks_babl_for_the_right_format(gimp, precision, linear, fmt, dtype, size):
+def test_read_drawable_asks_babl_for_the_right_format(gimp, precision, linear, fmt, dtype, size,
+                                                      space):
     image = SimpleNamespace(get_precision=lambda: precision)
     d = Drawable("layer", 3, 2, off=(7, 9), data=bytes(3 * 2 * 4 * size))
     px = gimp.read_drawable(image, d, linear=linear)
     assert d.buffer.calls[0][2] == fmt
     assert (px.dtype, px.offset, px.width, px.height) == (dtype, (7, 9), 3, 2)
-    assert px.colorspace == ("linear" if linear else "srgb")
+    assert px.colorspace == space
 
 
 def test_add_layer_writes_rgba_at_the_offset(gimp):
@@ -113,9 +117,9 @@ def test_add_layer_writes_rgba_at_the_offset(gimp):
 def test_relight_outside_a_group_and_bad_names_are_sentences(gimp):
     image = SimpleNamespace(get_precision=lambda: "u8-non-linear")
     config = SimpleNamespace(get_property=lambda k: {"lights": "0.5,0.5", "quality": "draft"}[k])
-    lone = Drawable("photo", 1, 1, data=bytes(16))
+    lone = Drawable("photo", 1, 1, data=bytes(4))
     assert "not in a layer group" in gimp.relight(image, lone, config)
-    kids = [Drawable(n, 1, 1, data=bytes(16)) for n in
+    kids = [Drawable(n, 1, 1, data=bytes(4)) for n in
             ("light 0 0", "light 1 0", "light 0 1", "Background")]
     group = Drawable("stack", 1, 1, group=True, children=kids)
     with pytest.raises(InvalidInput, match="'Background'"):

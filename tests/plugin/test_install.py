@@ -107,3 +107,68 @@ def test_uninstall_on_a_fresh_profile_leaves_nothing(tmp_path):
     assert (home / ".config/kritarc").exists()
     run(home, "--krita", "--uninstall")
     assert snapshot(home) == {}
+
+
+def _fake_gimp_root(root: Path, minor: int = 13) -> Path:
+    """A distribution's files as GIMP 3 has them: its typelib, PyGObject built for 3.<minor>,
+    /usr/bin/python3 -> python3.<minor>."""
+    (root / "usr/lib/x86_64-linux-gnu/girepository-1.0").mkdir(parents=True)
+    (root / "usr/lib/x86_64-linux-gnu/girepository-1.0/Gimp-3.0.typelib").write_bytes(b"")
+    gi = root / "usr/lib/python3/dist-packages/gi"
+    gi.mkdir(parents=True)
+    (gi / f"_gi.cpython-3{minor}-x86_64-linux-gnu.so").write_bytes(b"")
+    (root / "usr/bin").mkdir(parents=True)
+    (root / f"usr/bin/python3.{minor}").write_bytes(b"")
+    (root / "usr/bin/python3").symlink_to(f"python3.{minor}")
+    return root
+
+
+def test_gimp_python_comes_from_gimp_not_from_path(tmp_path):
+    """install.py reads GIMP's Python off GIMP's own files (a venv's python3 first on PATH
+    is not GIMP's), and names it in the plug-in's #! line."""
+    sys.path.insert(0, str(REPO))
+    import install
+
+    root = _fake_gimp_root(tmp_path / "root")
+    py = install.gimp_python(root)
+    assert py is not None and py.version == "3.13" and py.exe == "/usr/bin/python3.13"
+    assert install.gimp_python(tmp_path / "empty") is None
+    # an interpreter file (Windows/macOS builds) wins
+    interp = root / "usr/lib/x86_64-linux-gnu/gimp/3.0/interpreters"
+    interp.mkdir(parents=True)
+    (root / "usr/bin/python3.12").write_bytes(b"")
+    (interp / "pygimp.interp").write_text("python=/usr/bin/python3.12\n")
+    assert install.gimp_python(root).version == "3.12"
+
+
+def test_install_records_home_and_backend_beside_the_plugin(home, tmp_path):
+    root = _fake_gimp_root(tmp_path / "root", int(PYVER.split(".")[1]))
+    env = {**os.environ, "HOME": str(home), "DARKROOM_HOME": str(home / "dh"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share")}
+    out = subprocess.run([sys.executable, str(REPO / "install.py"), "--offline", "--gimp",
+                          "--gimp-root", str(root)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    plugin = home / ".config/GIMP/3.0/plug-ins/neural_darkroom"
+    assert f"GIMP's Python: {PYVER}" in out
+    assert (plugin / "neural_darkroom.py").read_text().startswith(f"#!/usr/bin/python{PYVER}\n")
+    rec = json.loads((plugin / "vendor/darkroom/installed.json").read_text())
+    assert rec["darkroom_home"] == str(home / "dh")
+    assert rec["backend"]["command"][0] == sys.executable
+    assert rec["backend"]["env"] == {"DARKROOM_HOME": str(home / "dh")}
+    # the vendored config, in a Python without DARKROOM_HOME, finds the same folders
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from darkroom.config import paths; "
+            "print(paths().connection_file)")
+    clean = {k: v for k, v in env.items() if k != "DARKROOM_HOME"}
+    got = subprocess.run([sys.executable, "-S", "-c", code, str(plugin / "vendor")], env=clean,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert got == str((home / "dh/state/connection.json").resolve())
+
+
+def test_wheel_tags():
+    sys.path.insert(0, str(REPO))
+    import install
+
+    abi3 = "pyzmq-27.3.0-cp312-abi3-manylinux_2_28_x86_64.whl"
+    assert install._wheel_fits(abi3, "3.13") and not install._wheel_fits(abi3, "3.11")
+    assert install._wheel_fits("pyzmq-26.0.0-cp311-cp311-manylinux_2_28_x86_64.whl", "3.11")
+    assert not install._wheel_fits("pyzmq-26.0.0-cp311-cp311-win_amd64.whl", "3.11")

@@ -1,6 +1,8 @@
 """Run inside ``gimp-console-3.0 --batch-interpreter=python-fu-eval`` (GIMP 3, in the trixie
-chroot): calls the installed plug-in's procedures through the PDB on a test image and writes
-what it saw to ``$DRIVER_OUT`` (JSON) in a ``finally``."""
+chroot): finds the installed plug-in's procedures by their menu path (*Filters → Neural
+Darkroom*), runs them on a test image as the menu would — with the values a dialog gives, and
+again with the last values (*Filters → Repeat*) — and writes what it saw to ``$DRIVER_OUT``
+(JSON) in a ``finally``."""
 
 import json
 import os
@@ -10,7 +12,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 CFG = json.loads(os.environ.get("DRIVER_CONFIG", "{}"))
 report = {"checks": {}, "errors": [], "log": []}
@@ -27,11 +29,20 @@ def pixels(layer, fmt="R'G'B'A u8"):
                                         Gegl.AbyssPolicy.CLAMP))
 
 
+MENU = "<Image>/Filters/Neural Darkroom"
+
+
 def main():
     pdb = Gimp.get_pdb()
+    names = pdb.query_procedures("neural-darkroom.*", "", "", "", "", "", "", "")
+    report["procedures"] = sorted(names)
     for p in ("neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
-              "neural-darkroom-status"):
-        check(f"procedure_{p}", pdb.procedure_exists(p))
+              "neural-darkroom-sketch-folders", "neural-darkroom-status"):
+        check(f"procedure_{p}", p in names, names)
+    for n in names:
+        proc = pdb.lookup_procedure(n)
+        label, menus = proc.get_menu_label(), list(proc.get_menu_paths())
+        check(f"menu_{n}", bool(label) and MENU in menus, (label, menus))
     img = Gimp.Image.new(W, H, Gimp.ImageBaseType.RGB)
 
     def layer(name, rgba, parent=None):
@@ -50,12 +61,14 @@ def main():
     content = layer("content", (200, 120, 30, 255))
     style = layer("style", (20, 80, 200, 255))
 
-    def run(name, drawable, **props):
+    def run(name, drawable, mode=Gimp.RunMode.NONINTERACTIVE, **props):
         proc = pdb.lookup_procedure(name)
+        assert MENU in proc.get_menu_paths(), f"{name} is not in the menu"
         cfg = proc.create_config()
-        cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-        cfg.set_property("image", img)
-        cfg.set_core_object_array("drawables", [drawable])
+        cfg.set_property("run-mode", mode)
+        if drawable is not None:
+            cfg.set_property("image", img)
+            cfg.set_core_object_array("drawables", [drawable])
         for k, v in props.items():
             cfg.set_property(k, v)
         res = proc.run(cfg)
@@ -66,7 +79,7 @@ def main():
         if op not in CFG.get("ops", []):
             report["log"].append(f"{op} is not in the daemon")
 
-    if CFG.get("mode") == "stopped":  # no daemon, and it cannot be started
+    if CFG.get("mode") == "stopped":  # no daemon, and it cannot be started here
         ok, err = run("neural-darkroom-style", content, **{"style-layer": style})
         check("stopped_daemon_message", not ok and "backend" in (err or "")
               and "darkroom serve" in (err or ""), err)
@@ -108,7 +121,33 @@ def main():
                 return sum((x - y) ** 2 for x, y in zip(a, b))
             check("style_moves_toward_style", d(got[:3], sty_) < d(src_, sty_), list(got))
         check("style_source_untouched", pixels(content)[:4] == bytes((200, 120, 30, 255)))
-    check("layer_count", len(img.get_layers()) == n0 + 2, len(img.get_layers()))
+    # again: the new result goes on top of the first one, so the canvas shows it
+    ok, err = run("neural-darkroom-style", content, **{"style-layer": style, "quality": "draft"})
+    check("style_again_ok", ok, err)
+    if ok:
+        names_ = [lay.get_name() for lay in img.get_layers()]
+        styled = [i for i, n in enumerate(names_) if n == "Style: style (photo)"]
+        # position 0 is the top: the newest result sits above the first one
+        check("style_again_on_top", len(styled) == 2 and styled[0] < styled[1]
+              and names_.index("content") == styled[1] + 1, names_)
+    check("layer_count", len(img.get_layers()) == n0 + 3, len(img.get_layers()))
+    # as the menu runs it with the values it has (Filters → Repeat / Re-show)
+    ok, err = run("neural-darkroom-status", None, mode=Gimp.RunMode.WITH_LAST_VALS)
+    check("status_ok", ok, err)
+    if CFG.get("photos"):
+        ok, err = run("neural-darkroom-sketch-folders", None,
+                      folder=Gio.File.new_for_path(CFG["photos"]))
+        check("index_ok", ok, err)
+        settings = os.path.join(os.environ["HOME"], ".config/neural-darkroom/plugin.json")
+        with open(settings) as f:
+            check("index_folder_saved", CFG["photos"] in json.load(f)["index_folders"])
+        if ok:  # a drawing finds the photos: matches come back as a layer group on top
+            drawing = layer("drawing", (0, 0, 0, 255))
+            ok, err = run("neural-darkroom-sketch", drawing, mode=Gimp.RunMode.WITH_LAST_VALS)
+            check("sketch_ok", ok, err)
+            groups = [lay for lay in img.get_layers() if lay.get_name() == "Sketch matches"]
+            check("sketch_group", len(groups) == 1 and len(groups[0].get_children()) == 3,
+                  [lay.get_name() for lay in img.get_layers()])
     layer("not a light", (1, 2, 3, 255), group)
     ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
     check("bad_stack_message", not ok and "not a light" in (err or ""), err)
@@ -119,5 +158,7 @@ try:
 except Exception:
     report["errors"].append(traceback.format_exc())
 finally:
+    for image in Gimp.get_images():
+        image.delete()
     with open(os.environ["DRIVER_OUT"], "w") as f:
         json.dump(report, f, indent=1)

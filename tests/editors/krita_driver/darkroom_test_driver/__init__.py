@@ -1,31 +1,48 @@
 """Test driver, installed beside the real plugin in a throw-away Krita profile.
 
-Once the main window exists it opens a test document, runs the plugin's flows against the
-daemon the test started (``DRIVER_CONFIG`` JSON: which ops the daemon has), checks the new
-layers, writes ``DRIVER_OUT`` (JSON) in a ``finally`` and quits Krita hard.
+It uses the plugin as a user does: triggers the plugin's own QActions (the *Tools → Scripts →
+Neural Darkroom* menu entries), fills in the dialogs they open (found as the application's
+modal widget), closes the message boxes after reading them, and clicks the docker's light pad.
+No daemon is started for it: the plugin must start one itself. Results are written to
+``DRIVER_OUT`` (JSON) in a ``finally``, then Krita is quit hard.
+
+A watchdog ends the run when nothing has moved (no step done, no job progress) for
+``stall_s`` seconds: a stalled run fails, a slow one does not.
 """
 
 import json
 import os
+import time
 import traceback
 
 from krita import Krita
 from PyQt5.QtCore import QByteArray, QTimer
+from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
 
 CFG = json.loads(os.environ.get("DRIVER_CONFIG", "{}"))
 OUT = os.environ.get("DRIVER_OUT", "/tmp/darkroom_driver.json")
-report = {"checks": {}, "errors": [], "log": []}
+report = {"checks": {}, "errors": [], "log": [], "messages": []}
+STATE = {"moved": time.monotonic(), "step": "start", "fraction": -1.0, "dialogs": []}
+W, H = 48, 32
 
 
 def check(name, ok, detail=""):
     report["checks"][name] = {"ok": bool(ok), "detail": str(detail)}
 
 
-def paint(doc, name, w, h, bgra, parent=None, above=None):
-    node = doc.createNode(name, "paintlayer")
-    (parent or doc.rootNode()).addChildNode(node, above)
-    node.setPixelData(QByteArray(bytes(bgra) * (w * h)), 0, 0, w, h)
-    return node
+def moved(step=None):
+    STATE["moved"] = time.monotonic()
+    if step:
+        STATE["step"] = step
+        report["log"].append(f"{time.strftime('%H:%M:%S')} {step}")
+
+
+def finish():
+    try:
+        with open(OUT, "w") as f:
+            json.dump(report, f, indent=1)
+    finally:
+        os._exit(0)
 
 
 def guarded(fn):
@@ -39,131 +56,188 @@ def guarded(fn):
     return run_
 
 
-def wait_job(ctl, then):
-    def tick():
-        if ctl.busy:
-            QTimer.singleShot(100, tick)
-        else:
-            guarded(then)()
-    QTimer.singleShot(100, tick)
+def paint(doc, name, bgra, parent=None, above=None):
+    node = doc.createNode(name, "paintlayer")
+    (parent or doc.rootNode()).addChildNode(node, above)
+    node.setPixelData(QByteArray(bytes(bgra) * (W * H)), 0, 0, W, H)
+    return node
 
 
-def finish():
-    try:
-        with open(OUT, "w") as f:
-            json.dump(report, f, indent=1)
-    finally:
-        os._exit(0)
+# --- what a user does with modal windows ----------------------------------------------------
+
+def answer_modals():
+    """Every 200 ms: read and close message boxes; fill a dialog with the next queued answer."""
+    w = QApplication.activeModalWidget()
+    if isinstance(w, QMessageBox):
+        report["messages"].append(w.text())
+        moved(f"message: {w.text()[:80]}")
+        w.accept()
+    elif isinstance(w, QDialog) and w.objectName().startswith("darkroom_") and STATE["dialogs"]:
+        fill = STATE["dialogs"].pop(0)
+        moved(f"dialog {w.objectName()}")
+        fill(w)
 
 
-def swap_ops(ctl):
-    """Ops the daemon lacks (their families still being built) go through debug.echo, which
-    returns the images it was sent: the plugin's flow and layer handling are still checked."""
-    start = ctl.start
-
-    def start_(req, apply):
-        if req.op not in CFG.get("ops", []):
-            report["log"].append(f"{req.op} not in the daemon: ran through debug.echo")
-            req.op, req.params = "debug.echo", {}
-            req.images = req.images[:1]
-        return start(req, apply)
-    ctl.start = start_
-
-
-def run():
-    try:
-        app = Krita.instance()
-        from darkroom_plugin import requests as rq
-        from neural_darkroom import extension_adapter as ea
-
-        ctl = ea.CONTROLLER
-        ctl.interactive = False
-        check("plugin_loaded", ctl is not None)
-        for action_id, _text, _m in ea.ACTIONS:
-            check(f"action_{action_id}", app.action(action_id) is not None)
-        check("menu", app.action("neural_darkroom") is not None)
-        swap_ops(ctl)
-        w, h = 48, 32
-        doc = app.createDocument(w, h, "darkroom-test", "RGBA", "U8", "", 72.0)
-        app.activeWindow().addView(doc)
-        doc.setBatchmode(True)
-        root = doc.rootNode()
-        group = doc.createGroupLayer("stack")
-        root.addChildNode(group, None)
-        lights = [(0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)]
-        for i, (u, v) in enumerate(lights):
-            paint(doc, f"light {u} {v}", w, h, (40 * i, 60, 200 - 40 * i, 255), parent=group)
-        content = paint(doc, "content", w, h, (30, 120, 200, 255))
-        style = paint(doc, "style", w, h, (200, 80, 20, 255))
-        doc.refreshProjection()
-        n_before = len(root.childNodes())
-
-        def after_relight():
-            out = ctl.last
-            check("relight_ok", out is not None and out.ok, out and out.error)
-            if out is not None and out.ok:
-                node = ctl.last_layers[0]
-                want = rq.relight_result_name([{"position": [0.5, 0.5]}])
-                check("relight_name", node.name() == want, node.name())
-                b = node.bounds()
-                check("relight_size", (b.width(), b.height()) == (w, h), (b.width(), b.height()))
-                px = bytes(node.pixelData(0, 0, w, h))
-                check("relight_pixels", len(px) == w * h * 4 and px[3] == 255 and
-                      len(set(px[i:i + 4] for i in range(0, len(px), 4))) >= 1, px[:8].hex())
-                report["relight_first_pixel_bgra"] = list(px[:4])
-                check("relight_above_group", root.childNodes().index(node) ==
-                      root.childNodes().index(group) + 1)
-            ctl.style(doc, content, style, mode="photo", quality="draft")
-            wait_job(ctl, after_style)
-
-        def after_style():
-            out = ctl.last
-            check("style_ok", out is not None and out.ok, out and out.error)
-            if out is not None and out.ok:
-                node = ctl.last_layers[0]
-                check("style_name", node.name() == "Style: style (photo)", node.name())
-                b = node.bounds()
-                check("style_size", (b.width(), b.height()) == (w, h), (b.width(), b.height()))
-                px = bytes(node.pixelData(0, 0, w, h))
-                report["style_first_pixel_bgra"] = list(px[:4])
-                src_, sty_ = (30, 120, 200), (200, 80, 20)  # B, G, R of content and style
-                d = lambda a, b: sum((x - y) ** 2 for x, y in zip(a, b))  # noqa: E731
-                check("style_moves_toward_style", d(px[:3], sty_) < d(src_, sty_), list(px[:4]))
-                src = bytes(content.pixelData(0, 0, w, h))
-                check("style_source_untouched", src[:4] == bytes((30, 120, 200, 255)), src[:4])
-            check("layer_count", len(root.childNodes()) == n_before + 2, len(root.childNodes()))
-            # an unparsable light stack: the sentence names the offending layer
-            bad = paint(doc, "not a light", w, h, (1, 2, 3, 255), parent=group)
-            try:
-                ctl.relight(doc, group, [{"position": [0.5, 0.5]}])
-                check("bad_stack_message", False, "no error")
-            except Exception as e:  # noqa: BLE001
-                check("bad_stack_message", "not a light" in str(e), str(e))
-            bad.remove()
-            # a stopped daemon: the user reads what to do, not a traceback
-            from darkroom.client import Client
-
-            ctl.connect = lambda: Client.connect(os.path.join(OUT + ".none", "c.json"))
-            ctl.style(doc, content, style, quality="draft")
-            wait_job(ctl, after_stopped)
-
-        def after_stopped():
-            msg = ctl.last.error if ctl.last is not None else ""
-            check("stopped_daemon_message", "not running" in msg and "darkroom serve" in msg, msg)
-            check("stopped_daemon_no_layer", len(root.childNodes()) == n_before + 2)
-            finish()
-
-        ctl.relight(doc, group, [{"position": [0.5, 0.5], "color": [1, 1, 1], "intensity": 1.0}],
-                    quality="draft")
-        wait_job(ctl, after_relight)
-    except Exception:
-        report["errors"].append(traceback.format_exc())
+def watchdog():
+    ctl = controller()
+    job = ctl.job if ctl is not None else None
+    if job is not None and job.fraction != STATE["fraction"]:
+        STATE["fraction"] = job.fraction
+        moved()
+    if time.monotonic() - STATE["moved"] > float(CFG.get("stall_s", 300)):
+        report["errors"].append(f"no progress for {CFG.get('stall_s', 300)} s at step "
+                                f"'{STATE['step']}' (log: {report['log'][-3:]})")
         finish()
 
 
+def controller():
+    from neural_darkroom import extension_adapter as ea
+
+    return ea.CONTROLLER
+
+
+def when(cond, then, every=200):
+    """Call ``then`` once ``cond()`` is true (polled from the event loop)."""
+    def tick():
+        if cond():
+            moved()
+            guarded(then)()
+        else:
+            QTimer.singleShot(every, guarded(tick))
+    QTimer.singleShot(every, guarded(tick))
+
+
+def trigger(action_id):
+    moved(f"trigger {action_id}")
+    Krita.instance().action(action_id).trigger()
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+def run():
+    app = Krita.instance()
+    ctl = controller()
+    check("plugin_loaded", ctl is not None)
+    from neural_darkroom import extension_adapter as ea
+
+    for action_id, _text, _m in ea.ACTIONS:
+        check(f"action_{action_id}", app.action(action_id) is not None)
+    check("menu", app.action("neural_darkroom") is not None)
+    dockers = [d for d in app.dockers() if d.windowTitle() == "Neural Darkroom"]
+    check("docker", bool(dockers), [d.windowTitle() for d in app.dockers()][:20])
+    label = dockers[0].findChild(object, "darkroom_status_label") if dockers else None
+    pad = dockers[0].findChild(object, "darkroom_light_pad") if dockers else None
+
+    doc = app.createDocument(W, H, "darkroom-test", "RGBA", "U8", "", 72.0)
+    app.activeWindow().addView(doc)
+    root = doc.rootNode()
+    group = doc.createGroupLayer("stack")
+    root.addChildNode(group, None)
+    lights = [(0.5, 0.0, 0.866), (-0.5, 0.0, 0.866), (0.0, 0.5, 0.866), (0.0, -0.5, 0.866)]
+    for i, d in enumerate(lights):
+        paint(doc, "light {} {} {}".format(*d), (40 * i, 60, 200 - 40 * i, 255), parent=group)
+    content = paint(doc, "content", (30, 120, 200, 255))
+    paint(doc, "style", (200, 80, 20, 255))
+    doc.refreshProjection()
+
+    def after_status():
+        text = ctl.last_status
+        check("status_running", text.startswith("Backend running"), text)
+        check("status_device", " on cpu" in text or " on cuda" in text, text)
+        check("status_queue", "no job running" in text and "0 done" in text, text)
+        check("docker_label", label is not None and label.text().startswith("Backend: running on"),
+              label.text() if label is not None else None)
+        style_from_menu(first=True)
+
+    def style_from_menu(first):
+        doc.setActiveNode(content)
+
+        def fill(dlg):
+            combo = dlg.findChild(object, "darkroom_style")
+            report["style_default_" + ("first" if first else "second")] = combo.currentText()
+            combo.setCurrentIndex(combo.findText("style"))
+            dlg.findChild(object, "darkroom_quality").setCurrentText("draft")
+            dlg.accept()
+        STATE["dialogs"].append(fill)
+        n = len(root.childNodes())
+        trigger("neural_darkroom_style")
+        when(lambda: not ctl.busy and ctl.last is not None and len(root.childNodes()) > n
+             or (ctl.last is not None and not ctl.last.ok and not ctl.busy),
+             after_first_style if first else after_second_style)
+
+    def after_first_style():
+        out = ctl.last
+        check("style_ok", out is not None and out.ok, out and out.error)
+        names = [c.name() for c in root.childNodes()]  # bottom first
+        check("style_name", "Style: style (photo)" in names, names)
+        if "Style: style (photo)" in names:
+            check("style_above_content", names.index("Style: style (photo)")
+                  == names.index("content") + 1, names)
+            node = ctl.last_layers[0]
+            px = bytes(node.pixelData(0, 0, W, H))
+            src_, sty_ = (30, 120, 200), (200, 80, 20)  # B, G, R of content and style
+
+            def d(a, b):
+                return sum((x - y) ** 2 for x, y in zip(a, b))
+            check("style_moves_toward_style", d(px[:3], sty_) < d(src_, sty_), list(px[:4]))
+        src = bytes(content.pixelData(0, 0, W, H))
+        check("style_source_untouched", src[:4] == bytes((30, 120, 200, 255)), src[:4])
+        style_from_menu(first=False)
+
+    def after_second_style():
+        names = [c.name() for c in root.childNodes()]
+        results = [i for i, n in enumerate(names) if n == "Style: style (photo)"]
+        check("second_style_on_top", len(results) == 2 and results[1] == results[0] + 1
+              and ctl.last_layers and root.childNodes()[results[1]].uniqueId()
+              == ctl.last_layers[0].uniqueId(), names)
+        default = report.get("style_default_second") or ""
+        check("style_default_not_a_result", default and not default.startswith("Style: "),
+              default)
+        # 2. The docker's light pad on a stack of directions
+        doc.setActiveNode(group)
+        if pad is None:
+            check("pad_relight_ok", False, "no light pad in the docker")
+            return finish()
+        n = len(root.childNodes())
+        from PyQt5.QtCore import QPoint, Qt
+        from PyQt5.QtTest import QTest
+
+        moved("click the light pad")
+        QTest.mouseClick(pad, Qt.LeftButton, Qt.NoModifier,
+                         QPoint(int(pad.width() * 0.7), int(pad.height() * 0.5)))
+        when(lambda: not ctl.busy and (len(root.childNodes()) > n
+                                       or (ctl.last is not None and not ctl.last.ok)),
+             after_pad)
+
+    def after_pad():
+        out = ctl.last
+        check("pad_relight_ok", out is not None and out.ok, out and out.error)
+        names = [c.name() for c in root.childNodes()]
+        relit = [n for n in names if n.startswith("Relit: light at (")]
+        xyz = relit[0][len("Relit: light at ("):-1].split(", ") if relit else []
+        # a click right of centre on the hemisphere: a direction (x ≈ 0.4, y ≈ 0, z ≈ 0.92)
+        check("pad_direction_light", len(xyz) == 3 and 0.35 < float(xyz[0]) < 0.45
+              and abs(float(xyz[1])) < 0.05 and float(xyz[2]) > 0.85, names)
+        if relit:
+            check("pad_result_above_group", names.index(relit[0]) == names.index("stack") + 1,
+                  names)
+        finish()
+
+    # 1. Backend status, from its menu action: the plugin starts the daemon by itself
+    trigger("neural_darkroom_status")
+    when(lambda: ctl.status_call is not None and ctl.status_call.done and ctl.last_status
+         and any(m == ctl.last_status for m in report["messages"]), after_status)
+
+
 def on_window():
-    QTimer.singleShot(500, run)
+    QTimer.singleShot(500, guarded(run))
 
 
+moved("waiting for Krita's window")
 Krita.instance().notifier().windowCreated.connect(on_window)
-QTimer.singleShot(int(CFG.get("deadline_s", 150)) * 1000, finish)  # never hang the test
+_modal = QTimer()
+_modal.timeout.connect(guarded(answer_modals))
+_modal.start(200)
+_watch = QTimer()
+_watch.timeout.connect(guarded(watchdog))
+_watch.start(1000)
