@@ -216,9 +216,8 @@ class Installer:
             self.say(f"  would vendor pyzmq for Python {pyver} into {dest}")
             self.made.append(str(dest))
             return
-        tag = f"cp{pyver.replace('.', '')}"
-        local = sorted(self.wheels.glob(f"pyzmq-*-{tag}-*.whl")) if self.wheels else []
-        local = [w for w in local if "linux" in w.name or os.name == "nt" or sys.platform == "darwin"]
+        local = [w for w in sorted(self.wheels.glob("pyzmq-*.whl")) if _wheel_fits(w.name, pyver)] \
+            if self.wheels else []
         if local:
             dest.mkdir(parents=True, exist_ok=True)
             with zipfile.ZipFile(local[-1]) as z:
@@ -269,6 +268,20 @@ class Installer:
         if not self.dry:
             data = {"files": self.made, **extra}
             (target / MANIFEST).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def _wheel_fits(name: str, pyver: str) -> bool:
+    """Does the wheel file ``name`` run on CPython ``pyver`` on this platform? (``cp313``, or
+    the stable ABI ``cp3X-abi3`` with 3.X ≤ the editor's.)"""
+    parts = name[:-4].split("-")
+    if len(parts) < 5:
+        return False
+    py, abi, plat = parts[-3], parts[-2], parts[-1]
+    want = int(pyver.split(".")[1])
+    minors = [int(t[3:]) for t in py.split(".") if t.startswith("cp3") and t[3:].isdigit()]
+    ok_py = any(m == want or (abi == "abi3" and m <= want) for m in minors)
+    system = "win" if os.name == "nt" else "macosx" if sys.platform == "darwin" else "linux"
+    return ok_py and system in plat
 
 
 def _ours_or_absent(path: Path) -> bool:

@@ -10,6 +10,7 @@ own Pythons. :func:`pick_device` imports torch lazily.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -88,7 +89,9 @@ def paths() -> Paths:
         return Paths(root / "config", root / "run", root / "state", root / "cache", root / "data")
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     # Unix socket paths are short (104 bytes on macOS): keep them in the temp folder there.
-    temp_runtime = Path(tempfile.gettempdir()) / f"{APP}-{uid}"
+    # The HOME's hash keeps two profiles of one account (a test's fresh HOME) apart.
+    home_tag = hashlib.sha256(str(Path.home()).encode()).hexdigest()[:8]
+    temp_runtime = Path(tempfile.gettempdir()) / f"{APP}-{uid}-{home_tag}"
     if sys.platform == "darwin":
         lib = Path.home() / "Library"
         support = lib / "Application Support" / APP
