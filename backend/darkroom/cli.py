@@ -49,7 +49,23 @@ def build_parser(with_ops: bool = True) -> argparse.ArgumentParser:
             logging.getLogger(__name__).warning("'%s' commands unavailable: %s", fam, e)
             continue
         mod.add_commands(sub)
+    for name, command in sub.choices.items():
+        if name not in DAEMON_COMMANDS:
+            for leaf in _leaves(command):
+                if any("--preview" in a.option_strings for a in leaf._actions):
+                    continue  # the family has its own
+                leaf.add_argument("--preview", metavar="FILE", default=None,
+                                  help="write the op's latest preview image to FILE (PNG, "
+                                  "replaced as the op runs; for scripts)")
     return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that run something: ``parser`` itself, or its sub-commands' leaves."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for a in subs for p in dict.fromkeys(a.choices.values()) for leaf in _leaves(p)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from darkroom import runner
+
+    runner.PREVIEW_FILE = getattr(args, "preview", None)
     try:
         return int(args.func(args) or 0)
     except Cancelled as e:

@@ -177,7 +177,8 @@ class Worker(threading.Thread):
 
         def progress(fraction: float, stage: str = "", preview: Any = None) -> None:
             now = time.monotonic()
-            if now - last[0] < 1.0 / self.PROGRESS_HZ and fraction < 1.0:
+            # a preview is never dropped (the ops send one about a second at most)
+            if preview is None and now - last[0] < 1.0 / self.PROGRESS_HZ and fraction < 1.0:
                 return
             last[0] = now
             self.send(job, "progress", (float(fraction), str(stage), preview))

@@ -7,8 +7,10 @@ directly, so both paths behave the same.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +19,28 @@ from darkroom.errors import Cancelled
 from darkroom.ops import registry
 from darkroom.ops.registry import Image, Result
 
+#: ``--preview FILE`` (set by :mod:`darkroom.cli` for every op command): where the latest
+#: preview image goes while an op runs.
+PREVIEW_FILE: str | None = None
+
+
+def write_preview(path: str | os.PathLike[str], preview: np.ndarray) -> None:
+    """Replace ``path`` with the H×W×3 u8 preview as a PNG, atomically (a script reading it
+    never sees half a file)."""
+    from PIL import Image as PILImage
+
+    dest = Path(path)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    PILImage.fromarray(np.ascontiguousarray(preview)).save(tmp, format="PNG")
+    os.replace(tmp, dest)
+
 
 class _Bar:
-    """A tqdm bar (0–100 %) that also shows the stage text; silent when ``quiet``."""
+    """A tqdm bar (0–100 %) that also shows the stage text; silent when ``quiet``. Previews go
+    to ``preview_file`` when one is given."""
 
-    def __init__(self, label: str, quiet: bool) -> None:
+    def __init__(self, label: str, quiet: bool, preview_file: str | None = None) -> None:
+        self.preview_file = preview_file
         self.bar = None
         if not quiet:
             from tqdm import tqdm
@@ -32,6 +51,13 @@ class _Bar:
         self.stage = ""
 
     def __call__(self, fraction: float, stage: str = "", preview: np.ndarray | None = None) -> None:
+        if preview is not None and self.preview_file:
+            try:
+                write_preview(self.preview_file, preview)
+            except OSError as e:  # a preview is a convenience: say so once, go on
+                print(f"darkroom: cannot write the preview to {self.preview_file}: {e}",
+                      file=sys.stderr)
+                self.preview_file = None
         if self.bar is None:
             return
         with self.lock:
@@ -56,10 +82,12 @@ def run_op(
     device: str = "auto",
     label: str | None = None,
     quiet: bool = False,
+    preview: str | None = None,
 ) -> Result:
     """Run ``op`` on ``images`` with ``params``; raise :class:`darkroom.errors.DarkroomError`
-    on failure (the CLI prints its sentence) and :class:`Cancelled` on Ctrl-C."""
-    bar = _Bar(label or op, quiet)
+    on failure (the CLI prints its sentence) and :class:`Cancelled` on Ctrl-C. ``preview``
+    (default: ``--preview FILE``) receives the op's latest preview image while it runs."""
+    bar = _Bar(label or op, quiet, preview or PREVIEW_FILE)
     try:
         if remote:
             return run_remote(op, images, params or {}, progress=bar)
@@ -96,7 +124,8 @@ def run_remote(
         try:
             for ev in job.events():
                 if ev.type == "progress" and progress is not None:
-                    progress(ev.fraction, ev.stage)
+                    shown = None if ev.preview is None else np.array(ev.preview.to_numpy())
+                    progress(ev.fraction, ev.stage, shown)
         except KeyboardInterrupt:
             job.cancel()
             raise Cancelled("Cancelled by Ctrl-C.") from None

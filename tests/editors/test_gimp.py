@@ -120,7 +120,7 @@ def test_gimp_front_door_menu_and_jobs(inside):
     for name in ("menu_neural-darkroom-style", "menu_neural-darkroom-sketch-folders",
                  "relight_ok", "relight_name", "relight_size", "relight_pixels", "style_ok",
                  "style_name", "style_size", "style_source_untouched", "bad_stack_message",
-                 "style_moves_toward_style", "style_again_ok", "style_again_on_top",
+                 "no_preview_left", "style_moves_toward_style", "style_again_ok", "style_again_on_top",
                  "status_ok", "index_ok", "index_folder_saved", "sketch_ok", "sketch_group"):
         assert name in report["checks"], f"check {name} did not run: {report}"
     assert "assertion" not in stderr or "menu_label" not in stderr, stderr[-2000:]

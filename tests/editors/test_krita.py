@@ -70,7 +70,7 @@ def test_krita_front_door(tmp_path):
     failed = {k: v for k, v in report["checks"].items() if not v["ok"]}
     assert not failed, f"{failed}\nlog: {report['log']}\nKrita's Python said:\n{py_log[-3000:]}"
     for name in ("plugin_loaded", "menu", "docker", "status_running", "status_device",
-                 "status_queue", "docker_label", "style_ok", "style_name", "style_above_content",
+                 "status_queue", "docker_label", "style_ok", "preview_shown", "preview_removed", "style_name", "style_above_content",
                  "style_moves_toward_style", "style_source_untouched", "second_style_on_top",
                  "style_default_not_a_result", "pad_relight_ok", "pad_direction_light",
                  "pad_result_above_group"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from darkroom_plugin import flows
 
 from darkroom.errors import InvalidInput
-from darkroom_plugin import flows
 
 
 def test_status_text_reads_the_keys_the_daemon_sends(make_daemon) -> None:  # type: ignore[no-untyped-def]

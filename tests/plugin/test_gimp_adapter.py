@@ -131,7 +131,7 @@ def test_a_warning_goes_to_gimps_messages_and_the_layer_is_still_added(gimp, mon
 
     warn = "Target light 1 lies outside the captured lights' range."
     added, said, undo = [], [], []
-    monkeypatch.setattr(gimp, "run_request", lambda req: Outcome([object()], {"warnings": [warn]}))
+    monkeypatch.setattr(gimp, "run_request", lambda req, *where: Outcome([object()], {"warnings": [warn]}))
     monkeypatch.setattr(gimp, "add_layer", lambda *a: added.append(a))
     monkeypatch.setattr(gimp, "_above", lambda image, anchor: (None, 0))
     monkeypatch.setattr(gimp.Gimp, "message", lambda text: said.append(text), raising=False)

@@ -124,3 +124,26 @@ def test_result_warnings_become_one_note_for_the_user():
     quiet = jobs.run_blocking(request(), connect=lambda: FakeClient(
         [ev("result", images=[result_image()], meta={})]))
     assert quiet.warnings == [] and quiet.warning_text() == ""
+
+
+def test_previews_reach_the_background_job() -> None:
+    """The op's streamed previews come out of the job for the editor to show, in order."""
+    from types import SimpleNamespace
+
+    from darkroom.client import WireImage
+
+    def ev(kind, fraction, preview=None):
+        return SimpleNamespace(type=kind, fraction=fraction, stage="step", preview=preview,
+                               images=[], meta={}, error=None)
+    pv = [WireImage(bytes([i] * 12), (2, 2, 3), "u8", role="preview") for i in (10, 20)]
+    events = [ev("progress", 0.1, pv[0]), ev("progress", 0.5), ev("progress", 0.9, pv[1]),
+              ev("result", 1.0)]
+    job = SimpleNamespace(events=lambda timeout=None: iter(events), cancel=lambda: None)
+    client = SimpleNamespace(submit=lambda op, ims, params: job, close=lambda: None)
+    from darkroom_plugin.jobs import BackgroundJob
+    from darkroom_plugin.requests import Request
+
+    bg = BackgroundJob(Request("debug.echo", [], {}), lambda: client).start()
+    out = bg.wait(10)
+    assert out is not None and out.ok
+    assert bg.previews == 2 and bg.preview.data[:1] == bytes([20]) and bg.preview.width == 2

@@ -10,6 +10,8 @@ from typing import Any
 
 #: Result layers made by the plugin start with these (see :mod:`requests`' result names).
 RESULT_PREFIXES = ("Style: ", "Relit: ", "Sketch matches")
+#: The temporary layer that shows a running job's latest preview (removed when it ends).
+PREVIEW_LAYER = "Neural Darkroom preview"
 
 
 def status_text(ping: dict[str, Any], status: dict[str, Any]) -> str:

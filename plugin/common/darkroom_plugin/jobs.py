@@ -79,9 +79,11 @@ class Outcome:
 
 def run_blocking(req: Request, *, connect: ConnectFn = default_connect,
                  progress: Callable[[float, str], None] | None = None,
-                 should_cancel: Callable[[], bool] | None = None) -> Outcome:
-    """Run ``req`` and wait; ``progress(fraction, stage)`` is called for each progress event
-    and ``should_cancel()`` between events (a true answer cancels the job)."""
+                 should_cancel: Callable[[], bool] | None = None,
+                 preview: Callable[[Pixels], None] | None = None) -> Outcome:
+    """Run ``req`` and wait; ``progress(fraction, stage)`` is called for each progress event,
+    ``preview(pixels)`` for each preview image the op streams (small, sRGB u8), and
+    ``should_cancel()`` between events (a true answer cancels the job)."""
     client = None
     try:
         client = connect()
@@ -92,6 +94,9 @@ def run_blocking(req: Request, *, connect: ConnectFn = default_connect,
                 return Outcome(cancelled=True, error="Cancelled.")
             if ev.type == "progress" and progress is not None:
                 progress(float(ev.fraction or 0.0), ev.stage or "")
+            shown = getattr(ev, "preview", None) if ev.type == "progress" else None
+            if preview is not None and shown is not None:
+                preview(Pixels.from_wire(shown))
             elif ev.type == "result":
                 return Outcome([Pixels.from_wire(im) for im in ev.images], dict(ev.meta or {}))
             elif ev.type == "error":
@@ -117,11 +122,13 @@ class BackgroundJob:
     def __init__(self, req: Request, connect: ConnectFn = default_connect) -> None:
         self.request = req
         self._connect = connect
-        self._events: queue.Queue[tuple[float, str] | Outcome] = queue.Queue()
+        self._events: queue.Queue[tuple[float, str] | Pixels | Outcome] = queue.Queue()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._work, name=f"darkroom {req.op}", daemon=True)
         self.outcome: Outcome | None = None
         self.fraction, self.stage = 0.0, "starting the backend"
+        self.preview: Pixels | None = None  #: the latest preview image, if the op sends any
+        self.previews = 0  #: how many have arrived (the GUI redraws when this changes)
 
     def start(self) -> BackgroundJob:
         self._thread.start()
@@ -137,7 +144,7 @@ class BackgroundJob:
     def _work(self) -> None:
         out = run_blocking(self.request, connect=self._connect,
                            progress=lambda f, s: self._events.put((f, s)),
-                           should_cancel=self._cancel.is_set)
+                           should_cancel=self._cancel.is_set, preview=self._events.put)
         self._events.put(out)
 
     def poll(self) -> Outcome | None:
@@ -150,6 +157,9 @@ class BackgroundJob:
             if isinstance(ev, Outcome):
                 self.outcome = ev
                 return ev
+            if isinstance(ev, Pixels):
+                self.preview, self.previews = ev, self.previews + 1
+                continue
             self.fraction, self.stage = ev
 
     def wait(self, timeout: float | None = None) -> Outcome | None:

@@ -99,15 +99,60 @@ def _above(image, item):
 
 # --- running ---------------------------------------------------------------------------------
 
-def run_request(req):
+class Preview:
+    """A temporary layer above ``anchor`` showing a running job's latest preview, stretched over
+    ``anchor``'s area; kept out of the undo history and removed when the job ends."""
+
+    def __init__(self, image, anchor):
+        self.image, self.anchor, self.layer = image, anchor, None
+        _, self.x, self.y = anchor.get_offsets()
+        self.w, self.h = anchor.get_width(), anchor.get_height()
+        self.shown = 0
+
+    def show(self, px):
+        self.image.undo_freeze()
+        try:
+            self._remove()
+            px.offset = (0, 0)
+            self.layer = add_layer(self.image, px, flows.PREVIEW_LAYER, *_above(self.image,
+                                                                                self.anchor))
+            self.layer.scale(self.w, self.h, False)
+            self.layer.set_offsets(self.x, self.y)
+            self.shown += 1
+            Gimp.displays_flush()
+        finally:
+            self.image.undo_thaw()
+
+    def _remove(self):
+        if self.layer is not None and self.layer.is_valid():
+            self.image.remove_layer(self.layer)
+        self.layer = None
+
+    def close(self):
+        self.image.undo_freeze()
+        try:
+            self._remove()
+        finally:
+            self.image.undo_thaw()
+
+
+def run_request(req, image=None, anchor=None):
+    """Run ``req`` with GIMP's progress bar; with ``image`` and ``anchor`` the op's previews
+    show in a temporary layer above ``anchor`` while it runs."""
     Gimp.progress_init(f"{MENU_TITLE}: {req.op}")
+    preview = Preview(image, anchor) if image is not None and anchor is not None else None
 
     def progress(fraction, stage):
         if stage:
             Gimp.progress_set_text(f"{MENU_TITLE}: {stage}")
         Gimp.progress_update(max(0.0, min(1.0, fraction)))
-    out = jobs.run_blocking(req, progress=progress)
-    Gimp.progress_end()
+    try:
+        out = jobs.run_blocking(req, progress=progress,
+                                preview=preview.show if preview is not None else None)
+    finally:
+        if preview is not None:
+            preview.close()
+        Gimp.progress_end()
     return out
 
 
@@ -239,7 +284,7 @@ def style(image, content, config):
 def _run_into_layer(image, req, anchor) -> str:
     """Run ``req``; add its first image as one undoable layer above ``anchor``. Returns the
     error sentence, or "" on success."""
-    out = run_request(req)
+    out = run_request(req, image, anchor)
     if not out.ok:
         return out.error
     image.undo_group_start()

@@ -13,7 +13,7 @@ from typing import Any
 
 from darkroom_plugin import flows, pixels
 from darkroom_plugin.pixels import Pixels
-from PyQt5.QtCore import QByteArray
+from PyQt5.QtCore import QByteArray, Qt
 from PyQt5.QtGui import QImage
 
 from darkroom.errors import InvalidInput
@@ -111,6 +111,33 @@ def result_anchor(source: Any) -> Any:
     ids = [n.uniqueId() for n in siblings]
     at = ids.index(source.uniqueId()) if source.uniqueId() in ids else len(siblings) - 1
     return siblings[flows.result_anchor([n.name() for n in siblings], at)]
+
+
+def rect_of(node: Any) -> tuple[int, int, int, int]:
+    b = node.bounds()
+    return b.x(), b.y(), b.width(), b.height()
+
+
+def show_preview(doc: Any, parent: Any, above: Any, px: Pixels,
+                 rect: tuple[int, int, int, int], node: Any = None) -> Any:
+    """Show a job's preview (small sRGB u8) stretched over ``rect`` in a temporary layer above
+    ``above``, made on the first call and updated in place after; returns the layer."""
+    x, y, w, h = rect
+    rgba = pixels.add_alpha(px.data, px.dtype, px.channels)
+    small = QImage(rgba, px.width, px.height, px.width * 4, QImage.Format_RGBA8888)
+    big = small.scaled(w, h, Qt.IgnoreAspectRatio, Qt.SmoothTransformation) \
+        .convertToFormat(QImage.Format_RGBA8888)
+    ptr = big.constBits()
+    ptr.setsize(big.bytesPerLine() * h)
+    row = big.bytesPerLine()
+    data = b"".join(bytes(ptr[r * row:r * row + w * 4]) for r in range(h))
+    if node is None:
+        node = doc.createNode(flows.PREVIEW_LAYER, "paintlayer")
+        parent.addChildNode(node, above)
+    node.setPixelData(QByteArray(pixels.to_krita(Pixels(data, w, h, 4, "u8", flows.PREVIEW_LAYER),
+                                                 node.colorDepth())), x, y, w, h)
+    doc.refreshProjection()
+    return node
 
 
 def add_group(doc: Any, parent: Any, above: Any, name: str) -> Any:

@@ -51,6 +51,10 @@ class Controller:
         self._dialog: QProgressDialog | None = None
         self._apply: Callable[[Outcome], list[Any]] | None = None
         self._report: Callable[[Outcome], str] | None = None
+        self._preview_at: tuple[Any, Any, Any, tuple[int, int, int, int]] | None = None
+        self._preview_node: Any = None
+        self._preview_seen = 0
+        self.previews_shown = 0  #: preview layer updates during the last job
         self.status_call: jobs.BackgroundCall | None = None
         self.status_line = "Backend: not checked yet"  #: the docker's label
         self.last_status = ""  #: the last full status sentence
@@ -66,11 +70,17 @@ class Controller:
         return self.job is not None
 
     def start(self, req: rq.Request, apply: Callable[[Outcome], list[Any]],
-              report: Callable[[Outcome], str] | None = None) -> BackgroundJob:
+              report: Callable[[Outcome], str] | None = None,
+              preview_at: tuple[Any, Any, Any, tuple[int, int, int, int]] | None = None,
+              ) -> BackgroundJob:
         """Run ``req`` on a worker; ``apply`` adds its layers (GUI thread), ``report`` gives a
-        sentence to show when it succeeds (e.g. how many photos were indexed)."""
+        sentence to show when it succeeds (e.g. how many photos were indexed), ``preview_at``
+        = (document, parent, layer above which, (x, y, w, h)) shows the op's previews there in
+        a temporary layer while it runs."""
         if self.job is not None:
             raise InvalidInput("A Neural Darkroom job is still running: wait or cancel it first.")
+        self._preview_at, self._preview_node, self._preview_seen = preview_at, None, 0
+        self.previews_shown = 0
         self.job = BackgroundJob(req, self.connect).start()
         self._apply, self._report, self.last, self.last_layers = apply, report, None, []
         if self.interactive:
@@ -88,6 +98,8 @@ class Controller:
             self._timer.stop()
             return
         out = job.poll()
+        if out is None and job.previews != self._preview_seen:
+            self._show_preview(job)
         if self._dialog is not None:
             self._dialog.setValue(int(job.fraction * 1000))
             self._dialog.setLabelText(f"{job.request.op}: {job.stage}")
@@ -97,6 +109,7 @@ class Controller:
         if self._dialog is not None:
             self._dialog.reset()
             self._dialog = None
+        self._drop_preview()  # done or cancelled: the document is as it was, plus the result
         # The controller stays busy until the result is on the canvas and recorded: adding a
         # layer and refreshing the projection can run Qt's event loop, and anything polling
         # ``busy`` from there (a second menu action, the test driver) must not see a finished
@@ -118,6 +131,29 @@ class Controller:
         elif note:
             self.tell(note, warning=bool(out.warnings))
         self.check_status(tell=False)  # the docker's label follows the backend
+
+    def _show_preview(self, job: BackgroundJob) -> None:
+        self._preview_seen = job.previews
+        if self._preview_at is None or job.preview is None:
+            return
+        doc, parent, above, rect = self._preview_at
+        try:
+            self._preview_node = da.show_preview(doc, parent, above, job.preview, rect,
+                                                 self._preview_node)
+            self.previews_shown += 1
+        except Exception:  # noqa: BLE001 - a preview must never break the job
+            jobs.log.warning("preview not shown", exc_info=True)
+            self._preview_at = None
+
+    def _drop_preview(self) -> None:
+        node, self._preview_node = self._preview_node, None
+        if node is not None:
+            try:
+                node.remove()
+                if self._preview_at is not None:
+                    self._preview_at[0].refreshProjection()
+            except Exception:  # noqa: BLE001
+                jobs.log.warning("preview layer not removed", exc_info=True)
 
     # -- backend status (never on the GUI thread: starting the daemon takes seconds) ----------
     def check_status(self, tell: bool = True, start: bool = True) -> None:
@@ -174,7 +210,8 @@ class Controller:
                                 out.images[0], req.result_name)
             doc.refreshProjection()
             return [node]
-        return self.start(req, apply)
+        return self.start(req, apply, preview_at=(doc, content.parentNode(),
+                                                  da.result_anchor(content), da.rect_of(content)))
 
     def relight(self, doc: Any, node: Any, lights: list[dict[str, Any]],
                 quality: str = "standard") -> BackgroundJob:
@@ -186,7 +223,8 @@ class Controller:
                                  req.result_name)
             doc.refreshProjection()
             return [layer]
-        return self.start(req, apply)
+        return self.start(req, apply, preview_at=(doc, group.parentNode(),
+                                                  da.result_anchor(group), da.rect_of(group)))
 
     def sketch(self, doc: Any, node: Any, *, k: int = 5, output: str = "layers") -> BackgroundJob:
         req = rq.sketch_search_request(da.read_layer(node), k=k)

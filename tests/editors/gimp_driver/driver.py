@@ -121,6 +121,8 @@ def main():
                 return sum((x - y) ** 2 for x, y in zip(a, b))
             check("style_moves_toward_style", d(got[:3], sty_) < d(src_, sty_), list(got))
         check("style_source_untouched", pixels(content)[:4] == bytes((200, 120, 30, 255)))
+        check("no_preview_left", not [lay for lay in img.get_layers()
+                                      if lay.get_name() == "Neural Darkroom preview"])
     # again: the new result goes on top of the first one, so the canvas shows it
     ok, err = run("neural-darkroom-style", content, **{"style-layer": style, "quality": "draft"})
     check("style_again_ok", ok, err)

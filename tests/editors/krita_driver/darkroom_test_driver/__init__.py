@@ -78,6 +78,16 @@ def answer_modals():
         fill(w)
 
 
+def watch_previews():
+    """While a job runs: is the plugin's temporary preview layer in the document?"""
+    ctl = controller()
+    doc = Krita.instance().activeDocument()
+    if ctl is not None and ctl.busy and doc is not None:
+        names = [n.name() for n in doc.rootNode().childNodes()]
+        if "Neural Darkroom preview" in names:
+            STATE["preview_seen"] = STATE.get("preview_seen", 0) + 1
+
+
 def watchdog():
     ctl = controller()
     job = ctl.job if ctl is not None else None
@@ -169,6 +179,10 @@ def run():
         out = ctl.last
         check("style_ok", out is not None and out.ok, out and out.error)
         names = [c.name() for c in root.childNodes()]  # bottom first
+        # a live preview showed while it ran, and is gone now
+        check("preview_shown", ctl.previews_shown > 0 and STATE.get("preview_seen", 0) > 0,
+              (ctl.previews_shown, STATE.get("preview_seen")))
+        check("preview_removed", "Neural Darkroom preview" not in names, names)
         check("style_name", "Style: style (photo)" in names, names)
         if "Style: style (photo)" in names:
             check("style_above_content", names.index("Style: style (photo)")
@@ -238,6 +252,9 @@ Krita.instance().notifier().windowCreated.connect(on_window)
 _modal = QTimer()
 _modal.timeout.connect(guarded(answer_modals))
 _modal.start(200)
+_previews = QTimer()
+_previews.timeout.connect(guarded(watch_previews))
+_previews.start(100)
 _watch = QTimer()
 _watch.timeout.connect(guarded(watchdog))
 _watch.start(1000)
