@@ -5,7 +5,7 @@
     c = Client.connect(autostart=True)          # reads the connection file, starts the daemon
     job = c.submit("style.transfer", [content, style], {"mode": "photo"})
     for ev in job.events():                     # progress…, then one result or error
-        if ev.type == "progress":
+        if ev.type == Kind.PROGRESS:
             show(ev.fraction, ev.stage)
     images, meta = job.wait()
 
@@ -33,7 +33,15 @@ import zmq
 
 from darkroom.config import installed, paths
 from darkroom.errors import BackendUnavailable, DarkroomError, ProtocolError, from_wire
-from darkroom.wire import DEFAULT_LIMITS, Limits, Message, Session, WireImage, read_connection_file
+from darkroom.wire import (
+    DEFAULT_LIMITS,
+    Kind,
+    Limits,
+    Message,
+    Session,
+    WireImage,
+    read_connection_file,
+)
 
 __all__ = ["Client", "Event", "Job", "WireImage", "start_backend"]
 
@@ -68,7 +76,7 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.final is None:
             ev = self.client._next_event(self.id, deadline)
-            if ev.type in ("result", "error"):
+            if ev.type in (Kind.RESULT, Kind.ERROR):
                 self.final = ev
             yield ev
 
@@ -84,7 +92,7 @@ class Job:
     def cancel(self) -> None:
         """Ask the daemon to cancel; the job then ends with a ``cancelled`` error event."""
         if self.final is None:
-            self.client._send(Message("cancel", {"job": self.id}))
+            self.client._send(Message(Kind.CANCEL, {"job": self.id}))
 
 
 class Client:
@@ -229,7 +237,7 @@ class Client:
         raise :class:`BackendUnavailable`."""
         t = self.timeout if timeout is None else timeout
         for _attempt in range(max(1, self.retries)):
-            msg = Message("ping")
+            msg = Message(Kind.PING)
             self._send(msg)
             until = time.monotonic() + t / max(1, self.retries)
             reply = None
@@ -262,7 +270,7 @@ class Client:
 
     def submit(self, op: str, images: list[WireImage], params: dict[str, Any] | None = None) -> Job:
         """Send a request; return its :class:`Job` (events and result come later)."""
-        msg = Message("request", {"op": op, "params": params or {}}, list(images))
+        msg = Message(Kind.REQUEST, {"op": op, "params": params or {}}, list(images))
         self._send(msg)
         return Job(self, msg.id, op)
 
@@ -287,7 +295,7 @@ class Client:
             if deadline is not None and now > deadline:
                 raise BackendUnavailable(f"Gave up waiting for {len(pending)} job(s).")
             if now - self._last_ping > self.heartbeat:
-                ping = Message("ping")
+                ping = Message(Kind.PING)
                 self._send(ping)
                 self._heartbeats.add(ping.id)
             if self._recv(now + 0.25):
@@ -298,7 +306,7 @@ class Client:
                 q = self._inbox[jid]
                 while q:
                     msg = q.popleft()
-                    if msg.type in ("result", "error"):
+                    if msg.type in (Kind.RESULT, Kind.ERROR):
                         job = pending.pop(jid)
                         job.final = self._unwrap(msg)
                         q.clear()
@@ -308,7 +316,7 @@ class Client:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, op: str) -> dict[str, Any]:
-        msg = Message("request", {"op": op, "params": {}})
+        msg = Message(Kind.REQUEST, {"op": op, "params": {}})
         self._send(msg)
         reply = self._wait_for(msg.id, time.monotonic() + self.timeout)
         if reply is None:
@@ -364,7 +372,7 @@ class Client:
             # gone when *it* hears nothing, and a job streaming progress keeps us listening,
             # not talking.
             if now - self._last_ping > self.heartbeat:
-                ping = Message("ping")
+                ping = Message(Kind.PING)
                 self._send(ping)  # the id is assigned when the message is serialised
                 self._heartbeats.add(ping.id)
             msg = self._wait_for(job, now + 0.25 if deadline is None else min(now + 0.25, deadline))
@@ -379,16 +387,16 @@ class Client:
 
     def _unwrap(self, msg: Message) -> Event:
         h = msg.header
-        if msg.type == "progress":
+        if msg.type == Kind.PROGRESS:
             preview = msg.images[0] if msg.images else None
-            return Event("progress", msg.job, float(h.get("fraction", 0.0)), str(h.get("stage", "")),
+            return Event(Kind.PROGRESS, msg.job, float(h.get("fraction", 0.0)), str(h.get("stage", "")),
                          preview)
-        if msg.type == "result":
+        if msg.type == Kind.RESULT:
             meta = h.get("meta") if isinstance(h.get("meta"), dict) else {}
-            return Event("result", msg.job, 1.0, "done", images=msg.images, meta=meta)
-        if msg.type == "error":
-            return Event("error", msg.job, error=from_wire(h.get("error")))
-        return Event("error", msg.job, error=ProtocolError(f"Unexpected '{msg.type}' reply."))
+            return Event(Kind.RESULT, msg.job, 1.0, "done", images=msg.images, meta=meta)
+        if msg.type == Kind.ERROR:
+            return Event(Kind.ERROR, msg.job, error=from_wire(h.get("error")))
+        return Event(Kind.ERROR, msg.job, error=ProtocolError(f"Unexpected '{msg.type}' reply."))
 
 
 def start_log() -> Path:

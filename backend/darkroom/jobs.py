@@ -20,10 +20,11 @@ from typing import Any
 from darkroom.errors import Busy, Cancelled, DarkroomError, Internal
 from darkroom.ops import registry
 from darkroom.ops.registry import Image, OpSpec, Result
+from darkroom.wire import Kind
 
 log = logging.getLogger(__name__)
 
-#: send(job, kind, payload) — kind is "progress", "result" or "error".
+#: send(job, kind, payload) — kind is Kind.PROGRESS, Kind.RESULT or Kind.ERROR.
 SendFn = Callable[["Job", str, Any], None]
 
 
@@ -181,7 +182,7 @@ class Worker(threading.Thread):
             if preview is None and now - last[0] < 1.0 / self.PROGRESS_HZ and fraction < 1.0:
                 return
             last[0] = now
-            self.send(job, "progress", (float(fraction), str(stage), preview))
+            self.send(job, Kind.PROGRESS, (float(fraction), str(stage), preview))
 
         try:
             if job.cancel.is_set():
@@ -193,25 +194,25 @@ class Worker(threading.Thread):
                 raise Cancelled(job.cancel_reason)
         except Cancelled:
             self.queue.finish(job, "cancelled")
-            self.send(job, "error", Cancelled(job.cancel_reason))
+            self.send(job, Kind.ERROR, Cancelled(job.cancel_reason))
             return
         except DarkroomError as e:
             log.info("job %s (%s) failed: %s", job.id, job.spec.name, e)
             self.queue.finish(job, "failed")
-            self.send(job, "error", e)
+            self.send(job, Kind.ERROR, e)
             return
         except MemoryError:
             log.exception("job %s ran out of memory", job.id)
             self.queue.finish(job, "failed")
-            self.send(job, "error", Internal("The backend ran out of memory for this job; "
+            self.send(job, Kind.ERROR, Internal("The backend ran out of memory for this job; "
                                              "try a smaller image or quality setting."))
             return
         except Exception as e:  # a bug: the log keeps the traceback, the user a sentence
             log.error("job %s (%s) crashed:\n%s", job.id, job.spec.name, traceback.format_exc())
             self.queue.finish(job, "failed")
-            self.send(job, "error", Internal(
+            self.send(job, Kind.ERROR, Internal(
                 f"The backend hit an internal error in '{job.spec.name}' "
                 f"({type(e).__name__}); details are in the daemon's log."))
             return
         self.queue.finish(job, "done")
-        self.send(job, "result", result)
+        self.send(job, Kind.RESULT, result)

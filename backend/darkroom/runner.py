@@ -18,6 +18,7 @@ import numpy as np
 from darkroom.errors import Cancelled
 from darkroom.ops import registry
 from darkroom.ops.registry import Image, Result
+from darkroom.wire import Kind
 
 #: ``--preview FILE`` (set by :mod:`darkroom.cli` for every op command): where the latest
 #: preview image goes while an op runs.
@@ -123,7 +124,7 @@ def run_remote(
         job = client.submit(op, wire, params)
         try:
             for ev in job.events():
-                if ev.type == "progress" and progress is not None:
+                if ev.type == Kind.PROGRESS and progress is not None:
                     shown = None if ev.preview is None else np.array(ev.preview.to_numpy())
                     progress(ev.fraction, ev.stage, shown)
         except KeyboardInterrupt:

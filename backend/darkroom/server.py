@@ -44,6 +44,7 @@ from darkroom.ops import registry
 from darkroom.ops.registry import Image, Result
 from darkroom.wire import (
     PROTOCOL_VERSION,
+    Kind,
     Limits,
     Message,
     Session,
@@ -270,10 +271,10 @@ class Daemon:
 
     def _dispatch(self, ident: bytes, msg: Message) -> None:
         h = msg.header
-        if msg.type == "ping":
-            self._reply(ident, Message("result", {"job": msg.id, "meta": self._hello()}),
+        if msg.type == Kind.PING:
+            self._reply(ident, Message(Kind.RESULT, {"job": msg.id, "meta": self._hello()}),
                         msg.digest_alg)
-        elif msg.type == "cancel":
+        elif msg.type == Kind.CANCEL:
             job_id = h.get("job")
             job = self.queue.jobs.get(job_id) if isinstance(job_id, str) else None
             if job is None or job.client != ident:
@@ -283,13 +284,13 @@ class Daemon:
                 return  # already answered 'cancelled'; one final answer per job
             removed = self.queue.cancel(job.id, "The job was cancelled.")
             if removed is not None:
-                self._send_job(removed, "error", Cancelled("The job was cancelled before it started."))
+                self._send_job(removed, Kind.ERROR, Cancelled("The job was cancelled before it started."))
             else:
                 # Running: answer now (the user waits on this), and drop whatever the op still
                 # sends; its worker is freed at the op's next cancel check.
                 self._acked.add(job.id)
-                self._send_job(job, "error", Cancelled("The job was cancelled."))
-        elif msg.type == "request":
+                self._send_job(job, Kind.ERROR, Cancelled("The job was cancelled."))
+        elif msg.type == Kind.REQUEST:
             self._request(ident, msg)
         else:
             raise ProtocolError(f"A client may not send '{msg.type}' messages.")
@@ -312,7 +313,7 @@ class Daemon:
         job = Job(msg.id, ident, spec, params, images, digest_alg=msg.digest_alg)
         pos = self.queue.put(job)
         stage = "queued" if pos == 0 else f"queued ({pos} ahead)"
-        self._send_job(job, "progress", (0.0, stage, None))
+        self._send_job(job, Kind.PROGRESS, (0.0, stage, None))
 
     def _builtin(self, ident: bytes, msg: Message, op: str) -> None:
         if op == "daemon.status":
@@ -325,7 +326,7 @@ class Daemon:
                                  "cannot).")
             meta = {"stopping": True}
             self._stop.set()
-        self._reply(ident, Message("result", {"job": msg.id, "meta": meta}), msg.digest_alg)
+        self._reply(ident, Message(Kind.RESULT, {"job": msg.id, "meta": meta}), msg.digest_alg)
 
     def _hello(self) -> dict[str, Any]:
         return {"version": __version__, "protocol": PROTOCOL_VERSION, "pid": os.getpid(),
@@ -370,7 +371,7 @@ class Daemon:
         if parent:
             header["job"] = parent
         try:
-            self._reply(ident, Message("error", header))
+            self._reply(ident, Message(Kind.ERROR, header))
         except Exception:
             log.exception("could not send an error reply")
 
@@ -383,7 +384,7 @@ class Daemon:
             frames = _job_frames(self.session, job, kind, payload)
         except Exception:
             log.exception("could not serialise the %s of job %s", kind, job.id)
-            frames = _job_frames(self.session, job, "error", Internal(
+            frames = _job_frames(self.session, job, Kind.ERROR, Internal(
                 "The backend could not send this job's result."))
         self._push([job.client, job.id.encode(), kind.encode(), *frames])
 
@@ -392,7 +393,7 @@ class Daemon:
         already answered (cancelled while running): then dropped, its final one ends that."""
         job_id, kind = frames[1].bytes.decode(), frames[2].bytes.decode()
         if job_id in self._acked:
-            if kind in ("result", "error"):
+            if kind in (Kind.RESULT, Kind.ERROR):
                 self._acked.discard(job_id)
             return
         self._forward([frames[0], *frames[3:]])
@@ -409,14 +410,14 @@ class Daemon:
 
 def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any]:
     alg = job.digest_alg
-    if kind == "progress":
+    if kind == Kind.PROGRESS:
         fraction, stage, preview = payload
         images = []
         if preview is not None:
             images.append(WireImage.from_numpy(np.ascontiguousarray(preview), role="preview"))
         header = {"job": job.id, "fraction": fraction, "stage": stage}
-        return session.serialize(Message("progress", header, images), alg)
-    if kind == "result":
+        return session.serialize(Message(Kind.PROGRESS, header, images), alg)
+    if kind == Kind.RESULT:
         res: Result = payload
         images = [
             WireImage.from_numpy(np.ascontiguousarray(im.pixels), role=im.role, name=im.name,
@@ -426,9 +427,9 @@ def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any
         ]
         meta = _jsonable(res.meta)
         meta["images"] = [_jsonable(im.meta) for im in res.images]
-        return session.serialize(Message("result", {"job": job.id, "meta": meta}, images), alg)
+        return session.serialize(Message(Kind.RESULT, {"job": job.id, "meta": meta}, images), alg)
     err: DarkroomError = payload
-    return session.serialize(Message("error", {"job": job.id, "error": err.to_wire()}), alg)
+    return session.serialize(Message(Kind.ERROR, {"job": job.id, "error": err.to_wire()}), alg)
 
 
 def _to_image(w: WireImage) -> Image:

@@ -34,6 +34,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,23 @@ except Exception:  # pragma: no cover - missing, or a release that refuses buffe
     _AESGCM = None
 
 PROTOCOL_VERSION = 1
-MESSAGE_TYPES = ("request", "progress", "result", "error", "cancel", "ping")
+
+
+class Kind(str, Enum):
+    """The message kinds (the header's ``type``). A ``str`` enum: it travels as its value."""
+
+    REQUEST = "request"  #: client → daemon: run an op (or a ``daemon.*`` built-in)
+    PROGRESS = "progress"  #: daemon → client: fraction, stage, optional preview
+    RESULT = "result"  #: daemon → client: the job's images and meta (also ping's answer)
+    ERROR = "error"  #: daemon → client: the job's error, as a sentence and a code
+    CANCEL = "cancel"  #: client → daemon: cancel a job by id
+    PING = "ping"  #: client → daemon: are you there (answered with a result)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+MESSAGE_TYPES = tuple(k.value for k in Kind)
 DTYPES: dict[str, int] = {"u8": 1, "u16": 2, "f32": 4}  # name -> bytes per sample
 _NUMPY_DTYPES = {"u8": "uint8", "u16": "uint16", "f32": "float32"}
 COLORSPACES = ("srgb", "linear")
