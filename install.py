@@ -37,8 +37,8 @@ from pathlib import Path
 NAME = "neural_darkroom"
 ROOT = Path(__file__).resolve().parent
 MANIFEST = ".neural_darkroom_install.json"
-CLIENT_MODULES = ["__init__.py", "errors.py", "config.py", "wire.py", "client.py", "lightnames.py",
-                  "remote.py"]
+CLIENT_MODULES = ["__init__.py", "errors.py", "config.py", "wire.py", "connection.py", "client.py",
+                  "lightnames.py", "remote.py"]
 HOME = Path.home()
 
 

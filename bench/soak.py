@@ -114,7 +114,7 @@ class Daemon:
                 time.sleep(0.3)
 
     def connection(self) -> dict[str, Any]:
-        from darkroom.wire import read_connection_file
+        from darkroom.connection import read_connection_file
 
         return read_connection_file(self.conn_file)
 

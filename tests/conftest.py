@@ -46,7 +46,7 @@ class RunningDaemon:
 
     def client(self, **kw):  # type: ignore[no-untyped-def]
         from darkroom.client import Client
-        from darkroom.wire import read_connection_file
+        from darkroom.connection import read_connection_file
 
         return Client(read_connection_file(self.daemon.paths.connection_file), **kw)
 

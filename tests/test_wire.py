@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from darkroom.connection import read_connection_file, write_connection_file
 from darkroom.errors import AuthError, ProtocolError, TooLarge
 from darkroom.wire import (
     Limits,
@@ -17,8 +18,6 @@ from darkroom.wire import (
     Session,
     WireImage,
     new_key,
-    read_connection_file,
-    write_connection_file,
 )
 
 KEY = new_key()

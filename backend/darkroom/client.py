@@ -32,6 +32,7 @@ from typing import Any
 import zmq
 
 from darkroom.config import installed, paths
+from darkroom.connection import read_connection_file
 from darkroom.errors import BackendUnavailable, DarkroomError, ProtocolError, from_wire
 from darkroom.wire import (
     DEFAULT_LIMITS,
@@ -40,7 +41,6 @@ from darkroom.wire import (
     Message,
     Session,
     WireImage,
-    read_connection_file,
 )
 
 __all__ = ["Client", "Event", "Job", "WireImage", "start_backend"]

@@ -112,7 +112,7 @@ def _client(timeout: float = 5.0) -> Any:
 def _stop(args: argparse.Namespace) -> int:
     where = paths()
     try:
-        from darkroom.wire import read_connection_file
+        from darkroom.connection import read_connection_file
 
         info = read_connection_file(where.connection_file)
     except (FileNotFoundError, ProtocolError):
@@ -262,7 +262,7 @@ def _round_trip_temporary() -> float:
         t = threading.Thread(target=d._loop, daemon=True)
         t.start()
         try:
-            from darkroom.wire import read_connection_file
+            from darkroom.connection import read_connection_file
 
             with Client(read_connection_file(where.connection_file)) as c:
                 return _round_trip(c)

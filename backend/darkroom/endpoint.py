@@ -19,8 +19,8 @@ from typing import Any
 import zmq
 
 from darkroom.config import Paths
+from darkroom.connection import read_connection_file
 from darkroom.errors import BadRequest, DarkroomError, ProtocolError
-from darkroom.wire import read_connection_file
 
 log = logging.getLogger("darkroom.server")
 

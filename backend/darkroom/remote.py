@@ -36,8 +36,9 @@ import zmq
 import zmq.auth
 
 from darkroom.config import Paths
+from darkroom.connection import write_connection_file
 from darkroom.errors import BadRequest
-from darkroom.wire import new_key, write_connection_file
+from darkroom.wire import new_key
 
 log = logging.getLogger("darkroom.remote")
 

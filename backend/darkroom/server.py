@@ -29,6 +29,7 @@ import zmq
 from darkroom import __version__
 from darkroom import endpoint as ep
 from darkroom.config import Paths, paths, pick_device
+from darkroom.connection import daemon_info, remove_if_mine, write_connection_file
 from darkroom.endpoint import AlreadyRunning  # noqa: F401  (re-exported)
 from darkroom.errors import (
     AuthError,
@@ -50,8 +51,6 @@ from darkroom.wire import (
     Session,
     WireImage,
     new_key,
-    read_connection_file,
-    write_connection_file,
 )
 
 log = logging.getLogger("darkroom.server")
@@ -124,17 +123,9 @@ class Daemon:
                 allow_remote=self.config.allow_remote, curve=self.curve is not None)
             self.pull = self.ctx.socket(zmq.PULL)
             self.pull.bind(self._outbox)
-            info: dict[str, Any] = {
-                "endpoint": self.endpoint,
-                "key": self.key.decode("ascii"),
-                "signature_scheme": "hmac-sha256",
-                "protocol": PROTOCOL_VERSION,
-                "pid": os.getpid(),
-                "version": __version__,
-            }
-            if self.curve is not None:
-                info["curve"] = self.curve.local_client()
-            write_connection_file(self.paths.connection_file, info)
+            write_connection_file(self.paths.connection_file, daemon_info(
+                self.endpoint, self.key, PROTOCOL_VERSION, __version__,
+                self.curve.local_client() if self.curve is not None else None))
         except BaseException:
             if self.curve is not None:
                 self.curve.stop()
@@ -174,12 +165,7 @@ class Daemon:
         if self.curve is not None:
             self.curve.stop()
         self.ctx.term()
-        try:
-            info = read_connection_file(self.paths.connection_file)
-            if info.get("pid") == os.getpid():
-                self.paths.connection_file.unlink()
-        except (OSError, ProtocolError):
-            pass
+        remove_if_mine(self.paths.connection_file)
         if self._socket_file:
             try:
                 os.unlink(self._socket_file)

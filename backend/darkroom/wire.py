@@ -35,7 +35,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from darkroom.errors import AuthError, ProtocolError, TooLarge
@@ -456,36 +455,3 @@ def _check_descriptor(i: int, d: Any, lim: Limits) -> WireImage:
     if not isinstance(role, str) or not isinstance(name, str):
         raise ProtocolError(f"Buffer {i}: role and name must be strings.")
     return WireImage(b"", (h, w, c), dtype, role[:200], name[:1000], (off[0], off[1]), cs)
-
-
-# -- connection file ----------------------------------------------------------------------
-
-
-def write_connection_file(path: Path, info: dict[str, Any]) -> None:
-    """Write the connection file owner-only (0600), atomically: created 0600 under a temporary
-    name, then renamed, so no other user can ever read the key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=1)
-        if os.name == "posix":
-            os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def read_connection_file(path: Path) -> dict[str, Any]:
-    """Read and check a connection file; raise :class:`ProtocolError` with a sentence."""
-    try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as e:
-        raise ProtocolError(f"The connection file '{path}' is unreadable: {e}") from None
-    if not isinstance(info, dict) or not isinstance(info.get("endpoint"), str) or not info.get("key"):
-        raise ProtocolError(f"The connection file '{path}' lacks an endpoint or key.")
-    return info

@@ -52,7 +52,7 @@ def test_client_process_killed_mid_job_frees_the_worker(make_daemon) -> None:  #
         [sys.executable, "-c",
          "import sys, time\n"
          "from darkroom.client import Client\n"
-         "from darkroom.wire import read_connection_file\n"
+         "from darkroom.connection import read_connection_file\n"
          "c = Client(read_connection_file(sys.argv[1]))\n"
          "job = c.submit('debug.echo', [], {'delay': 120})\n"
          "next(iter(job.events()))\n"

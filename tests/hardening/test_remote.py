@@ -16,8 +16,9 @@ import pytest
 import zmq
 
 from darkroom import remote
+from darkroom.connection import read_connection_file
 from darkroom.errors import BackendUnavailable, BadRequest
-from darkroom.wire import WireImage, read_connection_file
+from darkroom.wire import WireImage
 
 
 def _client(info: dict, **kw):  # type: ignore[no-untyped-def]
