@@ -16,7 +16,8 @@ from darkroom.errors import Cancelled, InvalidInput, InvalidParameter, NotFound
 from darkroom.images import write_image
 from darkroom.ops import registry
 from darkroom.ops.registry import Image
-from darkroom.ops.sketch import library
+from darkroom.ops.sketch import embed, library
+from darkroom.ops.sketch import model as M
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +82,7 @@ def test_index_is_incremental_and_lists_corrupt_files(photos: Path, tmp_path: Pa
         w, h, emb, thumb = con.execute(
             "SELECT width, height, embedding, thumb FROM photos WHERE path LIKE '%circle.jpg'"
         ).fetchone()
-    assert (w, h) == (320, 240) and len(emb) == 2 * 128
+    assert (w, h) == (320, 240) and len(emb) == 2 * M.EMB_DIM
     t = cv2.imdecode(np.frombuffer(thumb, np.uint8), cv2.IMREAD_COLOR)
     assert max(t.shape[:2]) == 128
 
@@ -172,3 +173,95 @@ def test_cli_index_then_search_json(photos: Path, tmp_path: Path, capsys: pytest
     assert res[0]["sketch"] == str(sk) and len(res[0]["matches"]) == 2
     assert main(["sketch", "index", str(tmp_path / "gone"), "--index", str(idx)]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def _models(idx: Path) -> list[str]:
+    with sqlite3.connect(idx) as con:
+        return [m for (m,) in con.execute("SELECT model FROM photos ORDER BY path")]
+
+
+def test_an_index_of_an_older_model_is_re_embedded_before_search(photos: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "i.sqlite"
+    _index(photos, idx)
+    current = library.model_version()
+    assert _models(idx) == [current] * 4
+    p = {"index": str(idx), "k": 4, "return_images": False}
+    fresh = registry.run("sketch.search", [_sketch("circle")], p).meta["matches"]
+    # Pretend an older model wrote the rows: another version, another embedding size.
+    with sqlite3.connect(idx) as con:
+        con.execute("UPDATE photos SET model = 'sketch-v1:0123', embedding = zeroblob(256)")
+        con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    stages: list[str] = []
+    res = registry.run("sketch.search", [_sketch("circle")], p,
+                       progress=lambda f, s, *a: stages.append(s))
+    assert any("re-embedding 4 photos" in s for s in stages)
+    assert any("re-embedded 4/4" in s for s in stages)
+    assert _models(idx) == [current] * 4
+    assert res.meta["matches"] == fresh  # same ranking as a freshly built index
+    # The index op reports such rows as re-embedded, not as added.
+    with sqlite3.connect(idx) as con:
+        con.execute("UPDATE photos SET model = 'old'")
+    m = _index(photos, idx)
+    assert (m["reembedded"], m["added"], m["unchanged"]) == (4, 0, 0)
+
+
+def test_an_index_from_before_per_row_versions_gets_the_column_and_is_re_embedded(
+        photos: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "old.sqlite"
+    with sqlite3.connect(idx) as con:  # the version-1 schema, 128-d embeddings
+        con.executescript("""
+            CREATE TABLE photos (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, width INTEGER NOT NULL,
+                height INTEGER NOT NULL, embedding BLOB NOT NULL, thumb BLOB NOT NULL);
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('model', 'abcdef'), ('generation', '3');""")
+        for f in sorted(photos.rglob("*")):
+            if f.suffix in (".png", ".webp") or f.name == "circle.jpg":
+                st = f.stat()
+                con.execute("INSERT INTO photos VALUES (?, ?, ?, 'x', 1, 1, zeroblob(256), x'')",
+                            (str(f.resolve()), st.st_size, st.st_mtime_ns))
+    (photos / "triangle.webp").unlink()  # gone since: dropped, with a reason
+    res = registry.run("sketch.search", [_sketch("circle")], {"index": str(idx), "k": 5,
+                                                              "return_images": False})
+    assert len(res.meta["matches"]) == 3
+    assert res.meta["matches"][0]["path"].endswith("circle.jpg")
+    assert _models(idx) == [library.model_version()] * 3
+
+
+def test_batch_search_embeds_all_sketches_in_one_backbone_pass(
+        photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    idx = tmp_path / "i.sqlite"
+    _index(photos, idx)
+    calls: list[int] = []
+    real = embed.features
+
+    def counting(images, device="cpu"):  # type: ignore[no-untyped-def]
+        calls.append(len(images))
+        return real(images, device)
+
+    monkeypatch.setattr(embed, "features", counting)
+    sketches = [_sketch("circle"), _sketch("bar"), _sketch("circle")]
+    res = registry.run("sketch.search", sketches, {"index": str(idx), "k": 3, "return_images": False})
+    assert calls == [3]  # one call, one backbone batch, for all three
+    per = res.meta["results"]
+    assert [r["sketch"] for r in per] == ["circle.png", "bar.png", "circle.png"]
+    assert res.meta["matches"] == per[0]["matches"] and per[0] == per[2]
+    for sk, r in zip(sketches, per, strict=True):
+        one = registry.run("sketch.search", [sk], {"index": str(idx), "k": 3, "return_images": False})
+        assert [m["path"] for m in one.meta["matches"]] == [m["path"] for m in r["matches"]]
+    with_images = registry.run("sketch.search", sketches[:2], {"index": str(idx), "k": 2, "size": 64})
+    assert [im.meta["sketch"] for im in with_images.images] == [0, 0, 1, 1]
+
+
+def test_cli_searches_many_sketches_in_one_request(photos: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    idx = tmp_path / "i.sqlite"
+    _index(photos, idx)
+    files = []
+    for kind in ("circle", "bar"):
+        files.append(tmp_path / f"{kind}.png")
+        write_image(files[-1], _sketch(kind).pixels)
+    assert main(["sketch", "search", *map(str, files), "-k", "1", "--json", "--index", str(idx)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [r["sketch"] for r in res] == [str(f) for f in files]
+    assert all(len(r["matches"]) == 1 for r in res)

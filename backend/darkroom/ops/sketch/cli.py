@@ -55,13 +55,16 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    out = []
-    for s in args.sketches:
-        img = Image(read_image(s), role="sketch", name=Path(s).name)
-        res = run_op("sketch.search", [img],
-                     {"k": args.k, "index": args.index, "return_images": False},
-                     remote=args.remote, device=args.device, label=Path(s).name, quiet=True)
-        out.append({"sketch": s, "matches": res.meta["matches"]})
+    # One request for all sketches: the model is loaded once and the sketches share backbone
+    # batches and one ranking product.
+    images = [Image(read_image(s), role="sketch", name=s) for s in args.sketches]
+    res = run_op("sketch.search", images,
+                 {"k": args.k, "index": args.index, "return_images": False},
+                 remote=args.remote, device=args.device,
+                 label=Path(args.sketches[0]).name if len(images) == 1
+                 else f"{len(images)} sketches")
+    per = res.meta.get("results") or [{"matches": res.meta["matches"]}]
+    out = [{"sketch": s, "matches": r["matches"]} for s, r in zip(args.sketches, per, strict=True)]
     if args.json:
         print(json.dumps(out, indent=2))
     else:

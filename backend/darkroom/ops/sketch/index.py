@@ -2,9 +2,16 @@
 
 Table ``photos``, one row per photo: absolute ``path`` (key), file ``size`` (bytes),
 ``mtime_ns``, content ``hash`` (BLAKE2b-128 of the file, hex), ``width``/``height`` (px),
-``embedding`` (DIM float16, little-endian) and ``thumb`` (JPEG, longest side ``THUMB`` px).
-Table ``meta``: ``model`` (digest of the heads the embeddings came from; other heads → every
-photo is re-embedded) and ``generation`` (bumped by every write; the search cache checks it).
+``embedding`` (float16, little-endian), ``thumb`` (JPEG, longest side ``THUMB`` px) and
+``model`` (the version of the sketch model the embedding came from, see
+:func:`darkroom.ops.sketch.library.model_version`). Table ``meta``: ``model`` (the version of
+the last run) and ``generation`` (bumped by every write; the search cache checks it).
+
+Model versions: a row embedded by another model (an index built before an update) is never
+compared with the current model's sketches. Search uses only current rows
+(:func:`matrix`), and :func:`stale` lists the others so that the caller re-embeds them from
+their files (with progress) before searching; an index written before rows carried a
+version (no ``model`` column) gets the column on first open, every row marked stale.
 
 Indexing is incremental and resumable: a file whose size and mtime match its row is not
 read; a touched file whose hash matches keeps its embedding; deleted files under the indexed
@@ -38,7 +45,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     hash TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
-    embedding BLOB NOT NULL, thumb BLOB NOT NULL
+    embedding BLOB NOT NULL, thumb BLOB NOT NULL, model TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -56,6 +63,7 @@ class Row:
     height: int
     embedding: np.ndarray
     thumb: bytes
+    model: str = ""
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Stats:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
+    reembedded: int = 0  #: rows of an older model embedded again
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -85,6 +94,10 @@ def connect(path: str | os.PathLike[str], *, create: bool = False) -> Iterator[s
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: atomic, durable at checkpoints
             con.executescript(_SCHEMA)
+            cols = {r[1] for r in con.execute("PRAGMA table_info(photos)")}
+            if "model" not in cols:  # an index from before per-row versions: all rows stale
+                with con:
+                    con.execute("ALTER TABLE photos ADD COLUMN model TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as e:
             if _is_storage(e):
                 raise _storage(p, e) from None
@@ -151,16 +164,14 @@ def _bump(con: sqlite3.Connection) -> None:
 
 def plan(con: sqlite3.Connection, files: list[Path], folders: list[str], model: str,
          stats: Stats) -> list[tuple[Path, os.stat_result, str | None]]:
-    """Drop rows of deleted files (and all rows, if the model changed); return the files that
-    need embedding as ``(path, stat, known hash or None)``. Touched-but-same files are
-    refreshed in place. Commits once."""
-    old_model = con.execute("SELECT value FROM meta WHERE key='model'").fetchone()
+    """Drop rows of deleted files; return the files that need embedding as ``(path, stat,
+    known hash or None)``: new or changed files, and rows embedded by another model than
+    ``model`` (hash ``None``: they must be embedded again even if the bytes are the same).
+    Touched-but-same files are refreshed in place. Commits once."""
     with con:
-        if old_model is None or old_model[0] != model:
-            con.execute("DELETE FROM photos")
-            con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('model', ?)", (model,))
-        rows = {p: (s, m, h) for p, s, m, h in con.execute(
-            "SELECT path, size, mtime_ns, hash FROM photos")}
+        con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('model', ?)", (model,))
+        rows = {p: (s, m, h, v) for p, s, m, h, v in con.execute(
+            "SELECT path, size, mtime_ns, hash, model FROM photos")}
         roots = [str(Path(f).expanduser().resolve()) for f in folders]
         present = {str(p) for p in files}
         gone = [p for p in rows if p not in present
@@ -175,6 +186,9 @@ def plan(con: sqlite3.Connection, files: list[Path], folders: list[str], model: 
                 stats.skipped.append((str(f), f"cannot be read ({e.strerror})"))
                 continue
             old = rows.get(str(f))
+            if old is not None and old[3] != model:
+                todo.append((f, st, None))
+                continue
             if old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns:
                 stats.unchanged += 1
                 continue
@@ -184,13 +198,27 @@ def plan(con: sqlite3.Connection, files: list[Path], folders: list[str], model: 
     return todo
 
 
+def stale(con: sqlite3.Connection, model: str) -> list[str]:
+    """Paths of the rows embedded by another model than ``model``."""
+    return [p for (p,) in con.execute("SELECT path FROM photos WHERE model != ? ORDER BY rowid",
+                                      (model,))]
+
+
+def drop(con: sqlite3.Connection, paths: list[str]) -> None:
+    """Remove rows (one transaction)."""
+    with con:
+        con.executemany("DELETE FROM photos WHERE path = ?", [(p,) for p in paths])
+        _bump(con)
+
+
 def store(con: sqlite3.Connection, rows: list[Row]) -> None:
     """Insert or replace ``rows`` in one transaction (all or nothing)."""
     with con:
         con.executemany(
-            "INSERT OR REPLACE INTO photos VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO photos(path, size, mtime_ns, hash, width, height, "
+            "embedding, thumb, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(r.path, r.size, r.mtime_ns, r.hash, r.width, r.height,
-              r.embedding.astype("<f2").tobytes(), r.thumb) for r in rows],
+              r.embedding.astype("<f2").tobytes(), r.thumb, r.model) for r in rows],
         )
         _bump(con)
 
@@ -206,9 +234,9 @@ def touch(con: sqlite3.Connection, path: str, st: os.stat_result) -> None:
 
 @dataclass
 class _Matrix:
-    key: tuple[str, int]
+    key: tuple[str, int, str]
     paths: list[str]
-    emb: np.ndarray  # (N, DIM) float32
+    emb: np.ndarray  # (N, dim) float32
 
 
 _matrices: dict[str, _Matrix] = {}
@@ -221,16 +249,25 @@ def _state(con: sqlite3.Connection) -> tuple[str, int]:
     return (gen[0] if gen else "0", int(n))
 
 
-def matrix(con: sqlite3.Connection, index_path: str, dim: int) -> tuple[list[str], np.ndarray]:
-    """All paths and the (N, dim) float32 embedding matrix, cached until the index changes."""
-    key = _state(con)
+def matrix(con: sqlite3.Connection, index_path: str, dim: int, model: str | None = None
+           ) -> tuple[list[str], np.ndarray]:
+    """Paths and the (N, dim) float32 embedding matrix of the rows embedded by ``model``
+    (all rows if ``None``), cached until the index changes. Rows of another size are left
+    out too (they cannot come from this model)."""
+    key = (*_state(con), model or "")
     with _mlock:
         m = _matrices.get(index_path)
         if m is None or m.key != key:
             paths, blobs = [], []
-            for p, b in con.execute("SELECT path, embedding FROM photos ORDER BY rowid"):
-                paths.append(p)
-                blobs.append(b)
+            q = "SELECT path, embedding FROM photos"
+            args: tuple[str, ...] = ()
+            if model is not None:
+                q += " WHERE model = ?"
+                args = (model,)
+            for p, b in con.execute(q + " ORDER BY rowid", args):
+                if len(b) == 2 * dim:
+                    paths.append(p)
+                    blobs.append(b)
             emb = (np.frombuffer(b"".join(blobs), "<f2").reshape(len(paths), dim).astype(np.float32)
                    if paths else np.zeros((0, dim), np.float32))
             m = _Matrix(key, paths, emb)

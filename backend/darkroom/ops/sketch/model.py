@@ -125,3 +125,303 @@ def ranks(queries: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
 def accuracy_at(rank: torch.Tensor, k: int) -> float:
     """Fraction of queries whose right answer is within the top ``k``."""
     return float((rank < k).float().mean())
+
+
+# ---- version 2: category-level and instance-level lookup -------------------------------------
+#
+# Version 1 (above) matched a sketch against a photo's *edge map* only, with features of a
+# frozen backbone at a 4×4 grid: good enough to tell shoes apart, but it barely knows *what*
+# a drawing shows, so a cow finds horses and tables as often as cows. Version 2 adds a
+# semantic part, in the spirit of the zero-shot sketch-based retrieval literature
+# (Yelamarthi et al. 2018, "A Zero-Shot Framework for Sketch Based Image Retrieval";
+# Dutta & Akata 2019, "Semantically Tied Paired Cycle Consistency"):
+#
+# * the photo branch sees the *photograph itself* through the backbone (its pooled ``head``
+#   features, 1280-d: what ImageNet taught the network about objects), not only its edge
+#   map (Sangkloy et al. 2016 §5 also embed photos, not edge maps);
+# * the sketch branch sees the sketch's pooled ``head`` features;
+# * both are mapped by untied two-layer heads into one ``SEM_DIM`` space, trained with the
+#   instance triplet loss *and* category-aware terms: in-batch same-category positives
+#   (supervised contrastive, Khosla et al. 2020) and a shared cosine classifier over the
+#   training categories (normalised softmax, Zhai & Wu 2019, "Classification is a Strong
+#   Baseline for Deep Metric Learning");
+# * the version-1 fine branch (sketch ↔ edge map, 4×4 grid) is kept for instance-level
+#   detail.
+#
+# The stored embedding is the concatenation ``[√w·sem, √(1−w)·fine]`` of two unit vectors,
+# itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
+# product ranks by category first and by the drawn object's shape within it.
+
+VERSION = "sketch-v2"  #: stored with every index row (see :mod:`.index`)
+SEM_IN = 1280  #: pooled backbone ``head`` features
+SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
+FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]
+LAYERS2 = (*LAYERS, "head")
+SEM_DIM = 128  #: output of the trained semantic heads (:class:`SketchEmbedding2`, an ablation)
+K_SEM = 256  #: PCA dimensions of the cross-domain semantic part
+K_FINE = 256  #: PCA dimensions of the cross-domain shape part
+K_PHOTO = 128  #: PCA dimensions of the photo-to-photo descriptor (query expansion)
+EMB_DIM = K_SEM + K_FINE + K_PHOTO  #: stored embedding size
+TAU = 0.1  #: temperature of the contrastive and classification terms
+
+
+@torch.inference_mode()
+def backbone_features2(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, INPUT, INPUT) in [0, 1] → (B, FEAT): the 4×4-pooled ``block10``/``block15``
+    features (flattened) followed by the globally pooled ``head`` features."""
+    feats = net.features(x, LAYERS2)  # type: ignore[operator]
+    sp = torch.cat([F.adaptive_avg_pool2d(feats[k].float(), GRID) for k in LAYERS], dim=1)
+    return torch.cat([sp.flatten(1), feats["head"].float().mean((2, 3))], dim=1)
+
+
+class SemBranch(nn.Module):
+    """Pooled ``head`` features (B, SEM_IN) → (B, SEM_DIM) unit vectors (standardise →
+    linear → ReLU → dropout → linear)."""
+
+    def __init__(self, hidden: int = 512, dim: int = SEM_DIM, drop: float = 0.3) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, SEM_IN))
+        self.register_buffer("std", torch.ones(1, SEM_IN))
+        self.fc1 = nn.Linear(SEM_IN, hidden)
+        self.drop = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def set_stats(self, f: torch.Tensor) -> None:
+        self.mean.copy_(f.mean(0, keepdim=True))
+        self.std.copy_(f.std(0, keepdim=True).clamp_min(1e-3))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        x = (f - self.mean) / self.std
+        return F.normalize(self.fc2(self.drop(F.relu(self.fc1(x)))), dim=1)
+
+
+class SketchEmbedding2(nn.Module):
+    """Version 2 heads. ``sketch(f)`` and ``photo(f_photo, f_edges)`` take (B, FEAT) backbone
+    rows (of the sketch; of the photograph and of its edge map) → (B, EMB_DIM) unit vectors.
+
+    ``w_sem`` (a buffer, saved with the weights) balances category against shape.
+    ``proxies`` (one row per training category) is used by the classification term only.
+    """
+
+    def __init__(self, n_classes: int = 1, w_sem: float = 0.7) -> None:
+        super().__init__()
+        self.sketch_sem = SemBranch()
+        self.photo_sem = SemBranch()
+        self.fine = Branch()  # shared by sketches and edge maps (Siamese, as version 1)
+        self.proxies = nn.Parameter(torch.randn(n_classes, SEM_DIM) * 0.1)
+        self.register_buffer("w_sem", torch.tensor(float(w_sem)))
+
+    def set_feature_stats(self, sketches: torch.Tensor, photos: torch.Tensor,
+                          edges: torch.Tensor) -> None:
+        """Standardise each input by the statistics of (N, FEAT) training rows."""
+        self.sketch_sem.set_stats(sketches[:, SPATIAL:])
+        self.photo_sem.set_stats(photos[:, SPATIAL:])
+        sp = torch.cat([sketches[:, :SPATIAL], edges[:, :SPATIAL]]).view(-1, CHANNELS, GRID, GRID)
+        self.fine.mean.copy_(sp.mean(dim=(0, 2, 3), keepdim=True))
+        self.fine.std.copy_(sp.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3))
+
+    def _fine(self, f: torch.Tensor) -> torch.Tensor:
+        return self.fine(f[:, :SPATIAL].reshape(-1, CHANNELS, GRID, GRID))
+
+    def parts_sketch(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sketch_sem(f[:, SPATIAL:]), self._fine(f)
+
+    def parts_photo(self, fp: torch.Tensor, fe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.photo_sem(fp[:, SPATIAL:]), self._fine(fe)
+
+    def combine(self, sem: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.w_sem.sqrt() * sem, (1 - self.w_sem).sqrt() * fine], dim=1)
+
+    def sketch(self, f: torch.Tensor) -> torch.Tensor:
+        return self.combine(*self.parts_sketch(f))
+
+    def photo(self, fp: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
+        return self.combine(*self.parts_photo(fp, fe))
+
+
+def instance_triplet_loss(anchor: torch.Tensor, gallery: torch.Tensor, a_id: torch.Tensor,
+                          g_id: torch.Tensor, margin: float = MARGIN) -> torch.Tensor:
+    """In-batch triplet loss with object ids: ``anchor[i]``'s positive is the gallery row with
+    ``g_id == a_id[i]`` (exactly one must exist), every row with another id is a negative
+    (several sketches may show one photo). Averages the violating triplets only (see
+    :func:`batch_triplet_loss`)."""
+    d = torch.cdist(anchor, gallery).pow(2)
+    same = a_id[:, None] == g_id[None, :]
+    d_ap = (d * same).sum(1, keepdim=True) / same.sum(1, keepdim=True).clamp_min(1)
+    viol = F.relu(margin + d_ap - d)[~same]
+    return viol.sum() / (viol > 0).sum().clamp_min(1)
+
+
+def category_contrastive_loss(anchor: torch.Tensor, gallery: torch.Tensor, a_cls: torch.Tensor,
+                              g_cls: torch.Tensor, tau: float = TAU) -> torch.Tensor:
+    """Cross-domain supervised contrastive loss (Khosla et al. 2020, "Supervised Contrastive
+    Learning"): for each anchor (a sketch), every gallery row (a photo) of its category is a
+    positive against all rows of the batch: ``−mean_p log softmax(a·g / τ)_p``. Anchors with no
+    positive in the batch are left out."""
+    logp = F.log_softmax(anchor @ gallery.T / tau, dim=1)
+    pos = (a_cls[:, None] == g_cls[None, :]).float()
+    n = pos.sum(1)
+    keep = n > 0
+    return (-(logp * pos).sum(1)[keep] / n[keep]).mean()
+
+
+def proxy_classification_loss(x: torch.Tensor, proxies: torch.Tensor, cls: torch.Tensor,
+                              tau: float = TAU) -> torch.Tensor:
+    """Normalised-softmax classification (Zhai & Wu 2019): cross-entropy of the cosine
+    similarities between unit embeddings ``x`` and the unit class proxies, over ``τ``."""
+    return F.cross_entropy(x @ F.normalize(proxies, dim=1).T / tau, cls)
+
+
+def retrieval_metrics(sim: torch.Tensor, q_cls: torch.Tensor, g_cls: torch.Tensor,
+                      q_src: torch.Tensor | None = None) -> dict[str, float]:
+    """Category precision@10 and mAP (relevant = same category) and, given each query's
+    source gallery row ``q_src``, instance acc@1/acc@10, for a (Q, G) similarity matrix."""
+    order = torch.argsort(-sim, dim=1)
+    rel = (g_cls[order] == q_cls[:, None]).float()
+    hits = rel.cumsum(1)
+    prec = hits / torch.arange(1, sim.shape[1] + 1, dtype=torch.float32)
+    ap = (prec * rel).sum(1) / rel.sum(1).clamp_min(1)
+    out = {"p@10": float(rel[:, :10].mean()), "mAP": float(ap.mean())}
+    if q_src is not None:
+        r = (sim > sim.gather(1, q_src[:, None])).sum(1)
+        out["acc@1"] = accuracy_at(r, 1)
+        out["acc@10"] = accuracy_at(r, 10)
+    return out
+
+
+# ---- the shipped version 2 model: whitened frozen features + query expansion --------------
+
+
+def pca_whitening(x: torch.Tensor, k: int, power: float = 0.5, seed: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PCA of the rows of ``x`` (N, D) → ``(mean (D,), basis (D, k), scale (k,))`` such that
+    ``(x − mean) @ basis / scale`` is the projection on the top ``k`` components, each divided
+    by its standard deviation to the ``power`` (0: plain PCA, 1: full whitening; Jégou & Chum
+    2012, "Negative evidences and co-occurrences in image retrieval: the benefit of PCA and
+    whitening"). Randomised SVD (Halko et al. 2011), deterministic for ``seed``."""
+    g = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        mean = x.mean(0)
+        _, sv, v = torch.svd_lowrank(x - mean, q=min(k + 44, *x.shape), niter=3)
+    finally:
+        torch.set_rng_state(g)
+    std = (sv[:k] / max(1, len(x)) ** 0.5).clamp_min(1e-6)
+    return mean, v[:, :k].contiguous(), std**power
+
+
+class SketchModel(nn.Module):
+    """Version 2 of the sketch/photo embedding: frozen EfficientNet-Lite0 features, per-domain
+    standardisation and shared PCA whitening (all buffers, fitted by
+    ``scripts/train_sketch.py``), and query expansion at search time.
+
+    Why no trained layers: on categories held out of training, two-layer heads trained with
+    triplet, supervised-contrastive and classification terms (:class:`SketchEmbedding2`)
+    learned the 84 training categories and generalised *worse* than the frozen features
+    (held-out precision@10 0.32 against 0.34 untrained; ``bench/results/sketch.md``). What
+    generalises is removing the domain gap statistically — each domain (sketches, photos,
+    edge maps) standardised by its own mean and spread (the "domain-specific normalisation"
+    idea of Li et al. 2016, "Revisiting Batch Normalization for Practical Domain
+    Adaptation") — and a shared PCA whitening fitted on both domains together.
+
+    The embedding of a photo is ``[√w·sem, √(1−w)·fine, photo]``:
+
+    * ``sem``: the photograph's pooled ``head`` features (what ImageNet taught the network),
+      standardised with photo statistics, whitened; a sketch's ``sem`` is the same from its
+      own ``head`` features and sketch statistics (Sangkloy et al. 2016 compare sketches with
+      photographs, not edge maps);
+    * ``fine``: the 4×4-grid ``block10``/``block15`` features of the photo's *edge map*
+      (Yu et al. 2016, §3.1) against the sketch's — where the parts are, for the instance;
+    * ``photo``: a photo-only descriptor (photo ``head`` features, whitened), zero for a
+      sketch: it is used by the query expansion only.
+
+    Ranking (:func:`rank_scores`): first the dot product over ``[sem, fine]``; then average
+    query expansion (Chum et al. 2007, "Total Recall"; α-weighted as Radenović et al. 2018):
+    the top ``qe_m`` photos' ``photo`` descriptors, weighted by their score³, form a second,
+    photo-to-photo query — comparisons inside one domain are what the frozen features do
+    best, so photos of the drawn kind that the sketch alone ranked low come up.
+    """
+
+    def __init__(self, k_sem: int = K_SEM, k_fine: int = K_FINE, k_photo: int = K_PHOTO) -> None:
+        super().__init__()
+        for name, d in (("s_sem", SEM_IN), ("p_sem", SEM_IN), ("s_fine", SPATIAL),
+                        ("e_fine", SPATIAL), ("p_photo", SEM_IN)):
+            self.register_buffer(f"{name}_mean", torch.zeros(d))
+            self.register_buffer(f"{name}_std", torch.ones(d))
+        for name, d, k in (("sem", SEM_IN, k_sem), ("fine", SPATIAL, k_fine),
+                           ("photo", SEM_IN, k_photo)):
+            self.register_buffer(f"{name}_pca_mean", torch.zeros(d))
+            self.register_buffer(f"{name}_pca_basis", torch.zeros(d, k))
+            self.register_buffer(f"{name}_pca_scale", torch.ones(k))
+        self.register_buffer("w_sem", torch.tensor(0.5))
+        self.register_buffer("qe_m", torch.tensor(5))
+        self.register_buffer("qe_beta", torch.tensor(1.0))
+
+    def _z(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
+
+    def _pca(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        y = (x - getattr(self, f"{name}_pca_mean")) @ getattr(self, f"{name}_pca_basis")
+        return F.normalize(y / getattr(self, f"{name}_pca_scale"), dim=1)
+
+    def fit(self, sketches: torch.Tensor, photos: torch.Tensor, edges: torch.Tensor,
+            power: float = 0.5) -> SketchModel:
+        """Fit every statistic on (N, FEAT) training rows of sketches, photographs and the
+        photographs' edge maps (row i of ``photos`` and ``edges``: the same photo). More
+        sketches without photos (rendered Quick, Draw! doodles) may simply be appended to
+        ``sketches``: only the sketch statistics and the shared PCA see them."""
+        h, sp = slice(SPATIAL, None), slice(0, SPATIAL)
+        for name, x in (("s_sem", sketches[:, h]), ("p_sem", photos[:, h]),
+                        ("s_fine", sketches[:, sp]), ("e_fine", edges[:, sp]),
+                        ("p_photo", photos[:, h])):
+            getattr(self, f"{name}_mean").copy_(x.mean(0))
+            getattr(self, f"{name}_std").copy_(x.std(0).clamp_min(1e-3))
+        for name, x in (
+            ("sem", torch.cat([self._z("s_sem", sketches[:, h]), self._z("p_sem", photos[:, h])])),
+            ("fine", torch.cat([self._z("s_fine", sketches[:, sp]), self._z("e_fine", edges[:, sp])])),
+            ("photo", self._z("p_photo", photos[:, h])),
+        ):
+            k = getattr(self, f"{name}_pca_basis").shape[1]
+            m, v, sc = pca_whitening(x, k, power)
+            getattr(self, f"{name}_pca_mean").copy_(m)
+            getattr(self, f"{name}_pca_basis").copy_(v)
+            getattr(self, f"{name}_pca_scale").copy_(sc)
+        return self
+
+    def sketch(self, f: torch.Tensor) -> torch.Tensor:
+        """(B, FEAT) sketch rows → (B, EMB_DIM); the photo-only part is zero."""
+        w = self.w_sem.float()
+        sem = self._pca("sem", self._z("s_sem", f[:, SPATIAL:]))
+        fine = self._pca("fine", self._z("s_fine", f[:, :SPATIAL]))
+        zero = torch.zeros(len(f), self.photo_pca_scale.shape[0], dtype=sem.dtype)
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * fine, zero], dim=1)
+
+    def photo(self, fp: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
+        """(B, FEAT) rows of photographs and of their edge maps → (B, EMB_DIM)."""
+        w = self.w_sem.float()
+        sem = self._pca("sem", self._z("p_sem", fp[:, SPATIAL:]))
+        fine = self._pca("fine", self._z("e_fine", fe[:, :SPATIAL]))
+        ph = self._pca("photo", self._z("p_photo", fp[:, SPATIAL:]))
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * fine, ph], dim=1)
+
+    def qe(self) -> tuple[int, float]:
+        return int(self.qe_m), float(self.qe_beta)
+
+
+def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO, qe_m: int = 5,
+                qe_beta: float = 1.0, alpha: float = 3.0) -> np.ndarray:
+    """(Q, G) ranking scores of sketch embeddings against photo embeddings (both from
+    :class:`SketchModel`, float32 numpy): the cross-domain dot product, plus ``qe_beta`` ×
+    the photo-to-photo similarity to the α-weighted mean of each query's ``qe_m`` best photos
+    (query expansion; ``qe_m = 0`` turns it off). Divided by ``1 + qe_beta``: scores stay in
+    −1…1. Costs two (Q, G) matrix products."""
+    cross = queries[:, :-k_photo] @ gallery[:, :-k_photo].T
+    if qe_m <= 0 or qe_beta <= 0 or gallery.shape[0] == 0:
+        return cross
+    m = min(qe_m, gallery.shape[0])
+    top = np.argpartition(-cross, m - 1, axis=1)[:, :m]
+    wts = np.clip(np.take_along_axis(cross, top, 1), 0, None) ** alpha + 1e-12
+    ph = gallery[:, -k_photo:]
+    q2 = np.einsum("qm,qmd->qd", wts, ph[top])
+    q2 /= np.linalg.norm(q2, axis=1, keepdims=True) + 1e-12
+    return (cross + qe_beta * (q2 @ ph.T)) / (1 + qe_beta)

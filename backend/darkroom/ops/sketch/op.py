@@ -25,6 +25,8 @@ from darkroom.ops.registry import (
     register,
 )
 
+MAX_SKETCHES = 10_000  #: sketches per search request
+
 
 def _index_path(p: str) -> str:
     return str(Path(p).expanduser()) if p else str(paths().default_index)
@@ -46,7 +48,8 @@ def _index_path(p: str) -> str:
 def index_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
              cancelled: CancelledFn) -> Result:
     """Walk ``folders`` and bring the index up to date. Meta: added, updated, removed,
-    unchanged, skipped (count) and skipped_files ``[{path, reason}]``."""
+    unchanged, reembedded (rows of an older sketch model embedded again), skipped (count)
+    and skipped_files ``[{path, reason}]``."""
     from darkroom.ops.sketch.library import index_folders
 
     folders = params["folders"]
@@ -57,7 +60,7 @@ def index_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
     return Result(meta={
         "index": _index_path(params["index"]),
         "added": stats.added, "updated": stats.updated, "removed": stats.removed,
-        "unchanged": stats.unchanged, "skipped": len(stats.skipped),
+        "unchanged": stats.unchanged, "reembedded": stats.reembedded, "skipped": len(stats.skipped),
         "skipped_files": [{"path": p, "reason": r} for p, r in stats.skipped],
     })
 
@@ -89,7 +92,7 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
 
 @register(
     "sketch.search",
-    help="Find the photos in the index that best match a sketch.",
+    help="Find the photos in the index that best match a sketch (or each of several sketches).",
     params=[
         Param("k", "int", default=10, minimum=1, maximum=50, help="how many photos to return"),
         Param("index", "str", default="", help="index file; empty = the default index",
@@ -98,28 +101,50 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
               help="longest side of the returned photos, px"),
         Param("return_images", "bool", default=True, help="return the photos as images"),
     ],
-    inputs="one sketch layer, role 'sketch' (dark strokes on a light or transparent background)",
+    inputs="one or more sketch layers, role 'sketch' (dark strokes on a light or transparent "
+           "background)",
     min_images=1,
-    max_images=1,
+    max_images=MAX_SKETCHES,
 )
 def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
               cancelled: CancelledFn) -> Result:
-    """Sketch → top-k photos (role ``match``, named by file name, sRGB u8, scaled to fit
-    ``size``; ``meta``: path, score, rank). Result meta ``matches``: ``[{path, score}]``."""
-    from darkroom.ops.sketch.library import search
+    """Sketches → top-k photos each. Result meta ``matches``: ``[{path, score}]`` of the first
+    sketch (what a one-sketch caller reads); ``results``: ``[{sketch, matches}]``, one per
+    sketch in input order. With ``return_images``, the photos (role ``match``, named by file
+    name, sRGB u8, scaled to fit ``size``; ``meta``: path, score, rank, sketch) of every
+    sketch follow each other in that order.
+
+    All sketches are embedded in backbone batches and ranked by one matrix product. An index
+    built by an older sketch model is first re-embedded (progress reported)."""
+    from darkroom.ops.sketch.library import search_many
     from darkroom.ops.sketch.strokes import check_not_blank
 
-    im = images[0]
-    gray = check_not_blank(im.pixels, im.name or im.role)
-    progress(0.1, "embedding the sketch")
-    hits = search(_index_path(params["index"]), gray, params["k"], current_device())
+    grays = [check_not_blank(im.pixels, im.name or im.role or f"sketch {i + 1}")
+             for i, im in enumerate(images)]
+    progress(0.05, "embedding the sketch" if len(grays) == 1 else f"embedding {len(grays)} sketches")
+
+    def sub(f: float, s: str) -> None:  # re-embedding an old index: 5 %–60 % of the bar
+        progress(0.05 + 0.55 * f, s)
+
+    results = search_many(_index_path(params["index"]), grays, params["k"], current_device(),
+                          sub, cancelled)
     out: list[Image] = []
     if params["return_images"]:
-        for rank, (path, score, thumb) in enumerate(hits):
-            check_cancel(cancelled)
-            progress(0.2 + 0.8 * rank / max(1, len(hits)), f"loading {Path(path).name}")
-            out.append(Image(_match_pixels(path, thumb, params["size"]), role="match",
-                             name=Path(path).name,
-                             meta={"path": path, "score": round(score, 4), "rank": rank + 1}))
+        total = sum(len(h) for h in results)
+        done = 0
+        for si, hits in enumerate(results):
+            for rank, (path, score, thumb) in enumerate(hits):
+                check_cancel(cancelled)
+                progress(0.6 + 0.4 * done / max(1, total), f"loading {Path(path).name}")
+                done += 1
+                out.append(Image(_match_pixels(path, thumb, params["size"]), role="match",
+                                 name=Path(path).name,
+                                 meta={"path": path, "score": round(score, 4), "rank": rank + 1,
+                                       "sketch": si}))
     progress(1.0, "done")
-    return Result(images=out, meta={"matches": [{"path": p, "score": round(s, 4)} for p, s, _ in hits]})
+    listed = [[{"path": p, "score": round(s, 4)} for p, s, _ in hits] for hits in results]
+    return Result(images=out, meta={
+        "matches": listed[0],
+        "results": [{"sketch": im.name or f"sketch {i + 1}", "matches": m}
+                    for i, (im, m) in enumerate(zip(images, listed, strict=True))],
+    })

@@ -177,3 +177,92 @@ def check_drawing(drawing: np.ndarray, name: str) -> None:
     """Refuse arrays that are not 2-D drawings (programming errors surface as sentences)."""
     if drawing.ndim != 2 or drawing.size == 0:
         raise InvalidInput(f"'{name}' is not a 2-D drawing (shape {drawing.shape}).")
+
+
+def render_strokes(strokes: list, size: int = 256, width: int = 3, pad: float = 0.06) -> np.ndarray:
+    """Vector strokes → a drawing (``size``×``size`` float32, black on white).
+
+    ``strokes`` is the Quick, Draw! simplified format (Ha & Eck 2017, "A Neural Representation
+    of Sketch Drawings"; the ``drawing`` field of an ndjson line): a list of strokes, each
+    ``[xs, ys]`` with coordinates in 0–255. The drawing is scaled to fit ``1 − 2·pad`` of the
+    square, centred, and drawn as anti-aliased polylines ``width`` px wide. Strokes with no
+    points are ignored; a drawing with none is blank paper.
+    """
+    pts = [np.asarray(s[:2], np.float32).T for s in strokes if len(s) >= 2 and len(s[0])]
+    canvas = np.full((size, size), 255, np.uint8)
+    if not pts:
+        return canvas.astype(np.float32) / 255.0
+    allp = np.concatenate(pts)
+    lo, hi = allp.min(0), allp.max(0)
+    s = size * (1 - 2 * pad) / max(float((hi - lo).max()), 1.0)
+    off = (size - (hi - lo) * s) / 2
+    for p in pts:
+        q = np.round(((p - lo) * s + off) * 4).astype(np.int32)  # 2 fractional bits
+        if len(q) == 1:
+            q = np.vstack([q, q])
+        cv2.polylines(canvas, [q[:, None, :]], False, 0, width, cv2.LINE_AA, shift=2)
+    return canvas.astype(np.float32) / 255.0
+
+
+def read_ndjson_drawings(path: str, limit: int | None = None) -> list[tuple[str, list]]:
+    """``(word, strokes)`` of each line of a Quick, Draw! simplified ndjson file."""
+    import json
+
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                out.append((str(d.get("word", "")), d["drawing"]))
+                if limit is not None and len(out) >= limit:
+                    break
+    return out
+
+
+def augment_sketch(drawing: np.ndarray, rng: np.random.Generator, amount: float = 1.0) -> np.ndarray:
+    """Stroke augmentation of a human sketch (H×W float32 [0, 1]), for training only.
+
+    What another person drawing the same object would change: some strokes left out (a random
+    fraction of the connected ink components erased, never the largest), short gaps, a
+    different pen width, and a small rotation/scale/shift (:func:`random_affine`). In the
+    spirit of the stroke-removal augmentation of Yu et al. 2016 ("Sketch Me That Shoe", §3.2).
+    Deterministic for a given ``rng`` state; a blank drawing stays blank.
+    """
+    ink = (drawing < INK).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n > 2:
+        keep = rng.random(n) >= rng.uniform(0.0, 0.3) * amount
+        keep[0] = False
+        keep[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = True
+        ink = keep[labels].astype(np.uint8)
+    for _ in range(int(rng.integers(0, 1 + int(6 * amount)))):
+        ys, xs = np.nonzero(ink)
+        if ys.size == 0:
+            break
+        i = int(rng.integers(ys.size))
+        cv2.circle(ink, (int(xs[i]), int(ys[i])), int(rng.integers(2, 5)), 0, -1)
+    r = int(rng.integers(-1, 2)) if amount > 0 else 0
+    if r > 0:
+        ink = cv2.dilate(ink, np.ones((2, 2), np.uint8))
+    elif r < 0 and ink.sum() > 0:
+        thin = cv2.erode(ink, np.ones((2, 2), np.uint8))
+        ink = thin if thin.sum() > 0.3 * ink.sum() else ink
+    out = np.where(ink > 0, 0.0, 1.0).astype(np.float32)
+    return random_affine(out, rng, amount)
+
+
+def photo_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The photograph the semantic branch sees: H×W×3 float [0, 1] scaled so its longest side
+    is ``size`` and centred on a white ``size``×``size`` square (the whole picture, no crop:
+    the object may be anywhere)."""
+    h, w = rgb.shape[:2]
+    s = size / max(h, w)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    r = cv2.resize(np.ascontiguousarray(rgb, np.float32),
+                   (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+    if r.ndim == 2:
+        r = r[:, :, None].repeat(3, 2)
+    out = np.ones((size, size, 3), np.float32)
+    oy, ox = (size - r.shape[0]) // 2, (size - r.shape[1]) // 2
+    out[oy : oy + r.shape[0], ox : ox + r.shape[1]] = r[:, :, :3]
+    return out
