@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import logging.handlers
 import os
 import platform
 import signal
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from darkroom import __version__
-from darkroom.config import paths
-from darkroom.errors import BackendUnavailable, ProtocolError
+from darkroom.config import Paths, paths
+from darkroom.errors import BackendUnavailable, ProtocolError, StorageError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +63,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from darkroom.server import ServerConfig, serve
+    from darkroom.server import ServerConfig
 
     cfg = ServerConfig(device=args.device, bind=args.bind, allow_remote=args.allow_remote,
                        max_queued=args.max_queued, client_timeout=args.client_timeout,
@@ -73,6 +75,36 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(cfg, debug=args.debug, ready=ready)
     return 0
+
+
+def setup_logging(where: Paths, debug: bool = False) -> None:
+    where.ensure()
+    handler = logging.handlers.RotatingFileHandler(where.log_file, maxBytes=5 << 20,
+                                                   backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # A full disk must not make the daemon print a traceback per log line: drop them.
+    logging.raiseExceptions = False
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def serve(config: Any, *, debug: bool = False, ready: Any = None) -> None:
+    """Run a daemon in this process until stopped (``darkroom serve``)."""
+    from darkroom.server import Daemon
+
+    where = paths()
+    try:
+        setup_logging(where, debug)
+        daemon = Daemon(config, where)
+        daemon.start()
+    except OSError as e:  # unwritable or full DARKROOM_HOME: one sentence, no traceback
+        raise StorageError(
+            f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e}): "
+            "free some disk space, or set DARKROOM_HOME to a writable folder.") from None
+    if ready is not None:
+        ready(daemon)
+    daemon.serve_forever()
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -14,8 +14,6 @@ while it has jobs) has its jobs cancelled.
 from __future__ import annotations
 
 import logging
-import logging.handlers
-import math
 import os
 import signal
 import threading
@@ -23,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import zmq
 
 from darkroom import __version__
@@ -38,18 +35,16 @@ from darkroom.errors import (
     DarkroomError,
     Internal,
     ProtocolError,
-    StorageError,
 )
+from darkroom.frames import job_frames, to_image
 from darkroom.jobs import Job, JobQueue, Worker
 from darkroom.ops import registry
-from darkroom.ops.registry import Image, Result
 from darkroom.wire import (
     PROTOCOL_VERSION,
     Kind,
     Limits,
     Message,
     Session,
-    WireImage,
     new_key,
 )
 
@@ -292,7 +287,7 @@ class Daemon:
             from darkroom import remote
 
             remote.check_remote_paths(self.paths, spec, params)
-        images = [_to_image(w) for w in msg.images]
+        images = [to_image(w) for w in msg.images]
         spec.validate_images(images)
         if msg.id in self.queue.jobs:
             raise BadRequest("A job with this id is already running.")
@@ -363,14 +358,14 @@ class Daemon:
 
     def _send_job(self, job: Job, kind: str, payload: Any) -> None:
         """Send a job's message from the main thread (workers use :meth:`_send_from_worker`)."""
-        self._forward([zmq.Frame(job.client), *_job_frames(self.session, job, kind, payload)])
+        self._forward([zmq.Frame(job.client), *job_frames(self.session, job, kind, payload)])
 
     def _send_from_worker(self, job: Job, kind: str, payload: Any) -> None:
         try:
-            frames = _job_frames(self.session, job, kind, payload)
+            frames = job_frames(self.session, job, kind, payload)
         except Exception:
             log.exception("could not serialise the %s of job %s", kind, job.id)
-            frames = _job_frames(self.session, job, Kind.ERROR, Internal(
+            frames = job_frames(self.session, job, Kind.ERROR, Internal(
                 "The backend could not send this job's result."))
         self._push([job.client, job.id.encode(), kind.encode(), *frames])
 
@@ -394,53 +389,6 @@ class Daemon:
         sock.send_multipart(frames, copy=False)
 
 
-def _job_frames(session: Session, job: Job, kind: str, payload: Any) -> list[Any]:
-    alg = job.digest_alg
-    if kind == Kind.PROGRESS:
-        fraction, stage, preview = payload
-        images = []
-        if preview is not None:
-            images.append(WireImage.from_numpy(np.ascontiguousarray(preview), role="preview"))
-        header = {"job": job.id, "fraction": fraction, "stage": stage}
-        return session.serialize(Message(Kind.PROGRESS, header, images), alg)
-    if kind == Kind.RESULT:
-        res: Result = payload
-        images = [
-            WireImage.from_numpy(np.ascontiguousarray(im.pixels), role=im.role, name=im.name,
-                                 offset=tuple(int(v) for v in im.offset),
-                                 colorspace=im.colorspace)
-            for im in res.images
-        ]
-        meta = _jsonable(res.meta)
-        meta["images"] = [_jsonable(im.meta) for im in res.images]
-        return session.serialize(Message(Kind.RESULT, {"job": job.id, "meta": meta}, images), alg)
-    err: DarkroomError = payload
-    return session.serialize(Message(Kind.ERROR, {"job": job.id, "error": err.to_wire()}), alg)
-
-
-def _to_image(w: WireImage) -> Image:
-    arr = w.to_numpy()
-    arr.setflags(write=False)  # sources are never modified; also guards digest reuse
-    return Image(arr, role=w.role, name=w.name, offset=w.offset, colorspace=w.colorspace)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Metadata → plain JSON (numpy scalars to Python, NaN/inf to None, tuples to lists)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    return str(obj)
-
-
 def _devices(pref: str) -> list[str]:
     dev = pick_device(pref)
     if dev == "cuda":
@@ -448,31 +396,3 @@ def _devices(pref: str) -> list[str]:
 
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     return [dev]
-
-
-def setup_logging(where: Paths, debug: bool = False) -> None:
-    where.ensure()
-    handler = logging.handlers.RotatingFileHandler(where.log_file, maxBytes=5 << 20,
-                                                   backupCount=3, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # A full disk must not make the daemon print a traceback per log line: drop them.
-    logging.raiseExceptions = False
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
-def serve(config: ServerConfig, *, debug: bool = False, ready: Any = None) -> None:
-    """Run a daemon in this process until stopped (``darkroom serve``)."""
-    where = paths()
-    try:
-        setup_logging(where, debug)
-        daemon = Daemon(config, where)
-        daemon.start()
-    except OSError as e:  # unwritable or full DARKROOM_HOME: one sentence, no traceback
-        raise StorageError(
-            f"Cannot write to the darkroom folder {where.config.parent} ({e.strerror or e}): "
-            "free some disk space, or set DARKROOM_HOME to a writable folder.") from None
-    if ready is not None:
-        ready(daemon)
-    daemon.serve_forever()
