@@ -141,3 +141,23 @@ def test_a_warning_goes_to_gimps_messages_and_the_layer_is_still_added(gimp, mon
     assert gimp._run_into_layer(image, req, None) == ""  # success, not an error return
     assert len(added) == 1 and undo == ["start", "end"]
     assert len(said) == 1 and warn in said[0]
+
+
+def test_every_procedure_gets_its_label_before_its_menu_path(gimp):
+    """GIMP 3 ignores a menu path added before the label (no menu at all): the order matters."""
+    calls = []
+
+    class Proc:
+        def __getattr__(self, name):
+            return lambda *a, **k: calls.append((name, a))
+
+    gimp.Gimp.ImageProcedure = SimpleNamespace(new=lambda *a: Proc())
+    for name in gimp.NeuralDarkroom().do_query_procedures():
+        calls.clear()
+        gimp.NeuralDarkroom().do_create_procedure(name)
+        order = [c[0] for c in calls]
+        assert "set_menu_label" in order and "add_menu_path" in order, name
+        assert order.index("set_menu_label") < order.index("add_menu_path"), name
+        label = calls[order.index("set_menu_label")][1][0]
+        assert label and calls[order.index("add_menu_path")][1][0] == \
+            "<Image>/Filters/Neural Darkroom", name

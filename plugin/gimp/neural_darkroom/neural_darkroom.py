@@ -40,6 +40,22 @@ PROC_STATUS = "neural-darkroom-status"
 PROC_FOLDERS = "neural-darkroom-sketch-folders"
 PROCEDURES = [PROC_STYLE, PROC_RELIGHT, PROC_SKETCH, PROC_FOLDERS, PROC_STATUS]
 MENU_PATH = f"<Image>/Filters/{MENU_TITLE}"
+#: name -> (menu label, blurb, help, needs a layer)
+MENU = {
+    PROC_STYLE: ("Photo Style Transfer…",
+                 "Restyle the active layer after a style layer or image file",
+                 "A new layer above the content, named 'Style: <style> (mode)'.", True),
+    PROC_RELIGHT: ("Relight…", "Render the active light-stack group under new lights",
+                   "Children of the group are named 'light U V' or 'light X Y Z'. "
+                   "Lights: 'U,V[:R,G,B][@I]' separated by ';'.", True),
+    PROC_SKETCH: ("Sketch Search…", "Find photos matching the sketch on the active layer",
+                  "Looks in the folders chosen with Sketch Photo Folders….", True),
+    PROC_FOLDERS: ("Sketch Photo Folders…",
+                   "Choose the photo folders sketch search looks in, and index them",
+                   "Adds the folder to the list (or replaces the list) and brings the "
+                   "sketch-search index up to date.", False),
+    PROC_STATUS: ("Backend status", "Is the Neural Darkroom backend running?", "", False),
+}
 RW = GObject.ParamFlags.READWRITE
 
 
@@ -171,12 +187,14 @@ class NeuralDarkroom(Gimp.PlugIn):
         proc = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
         proc.set_image_types("*")
         proc.set_attribution("Neural Darkroom", "Neural Darkroom", "2026")
+        label, blurb, help_, needs_layer = MENU[name]
+        # The label before the menu path: GIMP refuses a menu path for a procedure without one.
+        proc.set_menu_label(label)
+        proc.set_documentation(blurb, help_, name)
+        proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE if needs_layer
+                                  else Gimp.ProcedureSensitivityMask.ALWAYS)
+        proc.add_menu_path(MENU_PATH)
         if name == PROC_STYLE:
-            proc.set_menu_label("Photo Style Transfer…")
-            proc.set_documentation("Restyle the active layer after a style layer or image file",
-                                   "A new layer above the content, named 'Style: <style> (mode)'.",
-                                   name)
-            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
             proc.add_layer_argument("style-layer", "Style layer", None, True, RW)
             proc.add_file_argument("style-file", "…or style image file", None,
                                    Gimp.FileChooserAction.OPEN, True, None, RW)
@@ -189,39 +207,19 @@ class NeuralDarkroom(Gimp.PlugIn):
             proc.add_boolean_argument("preserve-colors", "Keep the content's colours", None,
                                       False, RW)
         elif name == PROC_RELIGHT:
-            proc.set_menu_label("Relight…")
-            proc.set_documentation("Render the active light-stack group under new lights",
-                                   "Children of the group are named 'light U V' or 'light X Y Z'. "
-                                   "Lights: 'U,V[:R,G,B][@I]' separated by ';'.", name)
-            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
             proc.add_string_argument("lights", "Target lights", "U,V[:R,G,B][@I]; …", "0.5,0.5", RW)
             proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
                                      "standard", RW)
         elif name == PROC_SKETCH:
-            proc.set_menu_label("Sketch Search…")
-            proc.set_documentation("Find photos matching the sketch on the active layer",
-                                   "Photo folders are set in the plugin settings file.", name)
-            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
             s = st.load()
             proc.add_int_argument("k", "Matches", None, 1, 50, s.sketch_k, RW)
             proc.add_choice_argument("output", "Show as new", None,
                                      _choice(("layers", "images")), s.sketch_output, RW)
         elif name == PROC_FOLDERS:
-            proc.set_menu_label("Sketch Photo Folders…")
-            proc.set_documentation("Choose the photo folders sketch search looks in, and index them",
-                                   "Adds the folder to the list (or replaces the list) and brings "
-                                   "the sketch-search index up to date.", name)
-            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
             proc.add_file_argument("folder", "Photo folder", None,
                                    Gimp.FileChooserAction.SELECT_FOLDER, True, None, RW)
             proc.add_boolean_argument("replace", "Forget the other folders", None, False, RW)
             proc.add_boolean_argument("index-now", "Index now", None, True, RW)
-        else:
-            proc.set_menu_label("Backend status")
-            proc.set_documentation("Is the Neural Darkroom backend running?", "", name)
-            proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.ALWAYS)
-        # The label first: GIMP refuses a menu path for a procedure without a label.
-        proc.add_menu_path(MENU_PATH)
         return proc
 
     def run(self, procedure, run_mode, image, drawables, config, data):
