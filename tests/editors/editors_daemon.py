@@ -54,3 +54,25 @@ def start_daemon(home: Path, *extra: str, env: dict[str, str] | None = None):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def write_sphere_stack(folder: Path, n: int = 8) -> list[tuple[float, float, float]]:
+    """A light-stack folder as an RTI capture leaves it: n 8-bit photos of a shiny sphere on a
+    floor, each lit from one direction, and no light file. Returns the directions."""
+    import numpy as np
+
+    from darkroom import images as imgs
+    from darkroom.ops.relight import synth
+
+    folder.mkdir(parents=True, exist_ok=True)
+    dirs = []
+    for i in range(n):
+        a = 2 * np.pi * i / n
+        d = np.array([0.55 * np.cos(a), 0.55 * np.sin(a), 0.0])
+        d[2] = np.sqrt(1 - d[0] ** 2 - d[1] ** 2)
+        lum = synth.sphere_photo((72, 96), (48.0, 36.0, 24.0), tuple(d), seed=1)
+        rgb = np.repeat(np.clip(lum, 0, 1)[..., None], 3, 2) * np.array([1.0, 0.9, 0.8])
+        imgs.write_image(folder / f"shot{i:02d}.png",
+                         imgs.from_float(imgs.linear_to_srgb(rgb), np.uint8))
+        dirs.append(tuple(float(v) for v in d))
+    return dirs

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from editors_daemon import start_daemon
+from editors_daemon import start_daemon, write_sphere_stack
 
 REPO = Path(__file__).resolve().parents[2]
 CHROOT = Path(os.environ.get("DARKROOM_EDITORS_CACHE", "/var/cache/neural-darkroom-editors")) \
@@ -109,10 +109,13 @@ def test_gimp_front_door_menu_and_jobs(inside):
     script = home / ".config/GIMP/3.0/plug-ins/neural_darkroom/neural_darkroom.py"
     assert script.read_text().startswith("#!/usr/bin/python3"), "GIMP's own Python, not PATH's"
     _photos(scratch / "photos")
+    dirs = write_sphere_stack(scratch / "rti capture")
     daemon = start_daemon(scratch, "--bind", "tcp://127.0.0.1", env=_user_env(home))
     _, ops = next(daemon)
     try:
-        report, stderr = _gimp(scratch, {"ops": ops, "photos": str(scratch / "photos")})
+        report, stderr = _gimp(scratch, {"ops": ops, "photos": str(scratch / "photos"),
+                                         "stack": str(scratch / "rti capture"),
+                                         "stack_n": len(dirs)})
     finally:
         next(daemon, None)
     assert not report["errors"], report["errors"]
@@ -122,7 +125,9 @@ def test_gimp_front_door_menu_and_jobs(inside):
                  "relight_ok", "relight_name", "relight_size", "relight_pixels", "style_ok",
                  "style_name", "style_size", "style_source_untouched", "bad_stack_message",
                  "no_preview_left", "style_moves_toward_style", "style_again_ok", "style_again_on_top",
-                 "status_ok", "index_ok", "index_folder_saved", "sketch_ok", "sketch_group"):
+                 "status_ok", "index_ok", "index_folder_saved", "sketch_ok", "sketch_group",
+                 "open_stack_ok", "open_stack_layers", "open_stack_relight_ok",
+                 "open_stack_relit"):
         assert name in report["checks"], f"check {name} did not run: {report}"
     assert "assertion" not in stderr or "menu_label" not in stderr, stderr[-2000:]
     pluginrc = (home / ".config/GIMP/3.0/pluginrc").read_text()

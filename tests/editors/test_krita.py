@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from editors_daemon import write_sphere_stack
 
 REPO = Path(__file__).resolve().parents[2]
 # A hang guard only (the driver's watchdog fails a stalled run); generous for a busy machine.
@@ -50,11 +51,14 @@ def test_krita_front_door(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     _install(home)
+    stack = tmp_path / "rti capture"
+    dirs = write_sphere_stack(stack)
     # Krita embeds the system Python; a pyenv/venv python3 first on PATH would take over its
     # prefix (no PyQt5 there), so Krita is started as from the desktop: the system PATH
     # (the README says so).
     env = {**_user_env(home), "PATH": SYSTEM_PATH, "DRIVER_OUT": str(tmp_path / "out.json"),
-           "DRIVER_CONFIG": json.dumps({"stall_s": 300})}
+           "DRIVER_CONFIG": json.dumps({"stall_s": 300, "stack_folder": str(stack),
+                                        "stack_n": len(dirs)})}
     try:
         # `timeout` only guards against a hung Krita; the driver's watchdog fails a run whose
         # progress stops, the checks decide the rest.
@@ -74,7 +78,8 @@ def test_krita_front_door(tmp_path):
                  "status_queue", "docker_label", "style_ok", "preview_shown", "preview_removed", "style_name", "style_above_content",
                  "style_moves_toward_style", "style_source_untouched", "second_style_on_top",
                  "style_default_not_a_result", "pad_relight_ok", "pad_direction_light",
-                 "pad_result_above_group"):
+                 "pad_result_above_group", "open_stack_ok", "open_stack_layers",
+                 "open_stack_note", "open_stack_relight_ok", "open_stack_relit"):
         assert name in report["checks"], f"check {name} did not run: {report}"
     # the daemon was started by the plugin, in the user's own folders
     assert (home / ".local/state/neural-darkroom/daemon.log").exists()

@@ -58,3 +58,23 @@ def test_stack_lights_tell_the_kind_and_name_bad_layers() -> None:
     assert kind == "direction" and len(lights) == 4
     with pytest.raises(InvalidInput, match="'notes'"):
         flows.stack_lights(["light 0 0", "light 1 0", "light 0 1", "notes"])
+
+
+def test_open_stack_request_and_plan() -> None:
+    from darkroom.errors import InvalidParameter
+
+    req = flows.open_stack_request("/photos/rti", "120, 80, 40")
+    assert req.op == "relight.find_lights" and req.params == {
+        "folder": "/photos/rti", "sphere": [120.0, 80.0, 40.0]}
+    assert "sphere" not in flows.open_stack_request("/photos/rti").params
+    with pytest.raises(InvalidParameter, match="CX,CY,R"):
+        flows.open_stack_request("/p", "12,3")
+    meta = {"source": "estimated", "estimated": True, "encoding": "srgb",
+            "warnings": ["'p9.png' has no highlight: left out."],
+            "lights": [{"file": "/photos/rti/p0.png", "name": "light 0.1 0.2 0.97"},
+                       {"file": "/photos/rti/p1.png", "name": "light -0.1 0.2 0.97"}]}
+    group, rows, note = flows.stack_plan(meta, "/photos/rti/")
+    assert group == "rti (estimated light layout)"
+    assert rows == [("/photos/rti/p0.png", "light 0.1 0.2 0.97"),
+                    ("/photos/rti/p1.png", "light -0.1 0.2 0.97")]
+    assert "estimated layout" in note and "'p9.png'" in note

@@ -69,8 +69,8 @@ def gimp(monkeypatch):
 
 def test_declares_the_procedures(gimp):
     assert gimp.NeuralDarkroom().do_query_procedures() == [
-        "neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
-        "neural-darkroom-sketch-folders", "neural-darkroom-status"]
+        "neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-open-stack",
+        "neural-darkroom-sketch", "neural-darkroom-sketch-folders", "neural-darkroom-status"]
 
 
 @pytest.mark.parametrize("precision, linear, fmt, dtype, size, space", [

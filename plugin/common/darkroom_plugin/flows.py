@@ -117,3 +117,46 @@ def stack_lights(names: list[str]) -> tuple[str, list[dict[str, Any]]]:
     lights = parse_stack(names)
     kind = lights[0].kind if lights else "position"
     return kind, [{lt.kind: list(lt.coords)} for lt in lights]
+
+
+# --- Open light stack… -------------------------------------------------------------------------
+
+def open_stack_request(folder: str, sphere: str = "") -> Any:
+    """``relight.find_lights`` for a folder the user picked (``sphere``: "CX,CY,R" in pixels,
+    or "" to use the folder's light file or find the sphere)."""
+    from darkroom.errors import InvalidParameter
+
+    from .requests import Request
+
+    params: dict[str, Any] = {"folder": folder}
+    if sphere.strip():
+        try:
+            circle = [float(v) for v in sphere.replace(" ", "").split(",")]
+        except ValueError:
+            circle = []
+        if len(circle) != 3 or circle[2] <= 0:
+            raise InvalidParameter(f"The sphere must be 'CX,CY,R' in pixels, not '{sphere}'.",
+                                   field="sphere")
+        params["sphere"] = circle
+    return Request("relight.find_lights", [], params, "")
+
+
+def stack_plan(meta: dict[str, Any], folder: str) -> tuple[str, list[tuple[str, str]], str]:
+    """From ``relight.find_lights``' answer: the group's name, (file, layer name) per photo in
+    stack order, and the note for the user (where the lights came from, photos left out)."""
+    import os
+
+    base = os.path.basename(os.path.normpath(folder)) or folder
+    estimated = bool(meta.get("estimated"))
+    group = f"{base} (estimated light layout)" if estimated else base
+    rows = [(str(r["file"]), str(r["name"])) for r in meta.get("lights") or []
+            if isinstance(r, dict) and r.get("file") and r.get("name")]
+    source = {"lights.json": "its lights.json", "lp": "its .lp file",
+              "sphere": "the shiny sphere's highlights", "estimated": "the photos themselves "
+              "(an estimated layout: nearby lights look alike, not measured directions)"}.get(
+        str(meta.get("source")), str(meta.get("source") or "its files"))
+    note = f"Opened {len(rows)} photos of '{base}'; the lights come from {source}."
+    warnings = [str(w) for w in meta.get("warnings") or []]
+    if warnings:
+        note += "\n" + "\n".join(f"• {w}" for w in warnings)
+    return group, rows, note

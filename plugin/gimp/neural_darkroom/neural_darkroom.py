@@ -31,14 +31,15 @@ from darkroom_plugin import MENU_TITLE, flows, jobs  # noqa: E402
 from darkroom_plugin import requests as rq  # noqa: E402
 from darkroom_plugin import settings as st  # noqa: E402
 from darkroom_plugin.pixels import Pixels, add_alpha, babl_format_of, gimp_format  # noqa: E402
-from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio, GLib, GObject  # noqa: E402
 
 PROC_STYLE = "neural-darkroom-style"
 PROC_RELIGHT = "neural-darkroom-relight"
 PROC_SKETCH = "neural-darkroom-sketch"
 PROC_STATUS = "neural-darkroom-status"
 PROC_FOLDERS = "neural-darkroom-sketch-folders"
-PROCEDURES = [PROC_STYLE, PROC_RELIGHT, PROC_SKETCH, PROC_FOLDERS, PROC_STATUS]
+PROC_OPEN_STACK = "neural-darkroom-open-stack"
+PROCEDURES = [PROC_STYLE, PROC_RELIGHT, PROC_OPEN_STACK, PROC_SKETCH, PROC_FOLDERS, PROC_STATUS]
 MENU_PATH = f"<Image>/Filters/{MENU_TITLE}"
 #: name -> (menu label, blurb, help, needs a layer)
 MENU = {
@@ -48,6 +49,11 @@ MENU = {
     PROC_RELIGHT: ("Relight…", "Render the active light-stack group under new lights",
                    "Children of the group are named 'light U V' or 'light X Y Z'. "
                    "Lights: 'U,V[:R,G,B][@I]' separated by ';'.", True),
+    PROC_OPEN_STACK: ("Open Light Stack…", "Open a folder of photos of one scene, each lit by one "
+                      "light, as a light-stack layer group",
+                      "Lights from the folder's lights.json or RTI .lp file, else from a shiny "
+                      "sphere in the photos (CX,CY,R in pixels, or found), else estimated.",
+                      False),
     PROC_SKETCH: ("Sketch Search…", "Find photos matching the sketch on the active layer",
                   "Looks in the folders chosen with Sketch Photo Folders….", True),
     PROC_FOLDERS: ("Sketch Photo Folders…",
@@ -215,6 +221,10 @@ class NeuralDarkroom(Gimp.PlugIn):
             proc.add_int_argument("k", "Matches", None, 1, 50, s.sketch_k, RW)
             proc.add_choice_argument("output", "Show as new", None,
                                      _choice(("layers", "images")), s.sketch_output, RW)
+        elif name == PROC_OPEN_STACK:
+            proc.add_file_argument("folder", "Light-stack folder", None,
+                                   Gimp.FileChooserAction.SELECT_FOLDER, True, None, RW)
+            proc.add_string_argument("sphere", "Sphere CX,CY,R (empty: find it)", None, "", RW)
         elif name == PROC_FOLDERS:
             proc.add_file_argument("folder", "Photo folder", None,
                                    Gimp.FileChooserAction.SELECT_FOLDER, True, None, RW)
@@ -240,8 +250,9 @@ class NeuralDarkroom(Gimp.PlugIn):
                 text, _line = jobs.fetch_status()
                 Gimp.message(text)
                 return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
-            if name == PROC_FOLDERS:
-                error = sketch_folders(config)
+            if name in (PROC_FOLDERS, PROC_OPEN_STACK):
+                flow = sketch_folders if name == PROC_FOLDERS else open_stack
+                error = flow(config, run_mode == Gimp.RunMode.INTERACTIVE)
                 return (_fail(procedure, error) if error else
                         procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None))
             if not drawables:
@@ -336,7 +347,46 @@ def sketch(image, active, config):
     return ""
 
 
-def sketch_folders(config) -> str:
+def open_stack(config, interactive=False) -> str:
+    """Open a light-stack folder as a new image holding one layer group (``light X Y Z``
+    layers, the values as the files hold them), ready for Relight…."""
+    folder = config.get_property("folder")
+    path = folder.get_path() if folder is not None else None
+    if not path:
+        return "Choose the folder of the light stack."
+    out = run_request(flows.open_stack_request(path, config.get_property("sphere") or ""))
+    if not out.ok:
+        return out.error
+    group_name, rows, note = flows.stack_plan(out.meta, path)
+    if not rows:
+        return f"No photos of a light stack were found in '{path}'."
+    encoding = "linear" if out.meta.get("encoding") == "linear" else "srgb"
+    image = None
+    for i, (file, name) in enumerate(rows):
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(file))
+        try:
+            px = read_drawable(loaded, loaded.flatten(), linear=True)  # values as stored
+        finally:
+            loaded.delete()
+        px.colorspace, px.offset = encoding, (0, 0)  # the light file says what they are
+        if image is None:
+            nick = px.dtype if px.dtype != "f32" else "float"
+            which = "LINEAR" if encoding == "linear" else "NON_LINEAR"
+            image = Gimp.Image.new_with_precision(px.width, px.height, Gimp.ImageBaseType.RGB,
+                                                  getattr(Gimp.Precision, f"{nick.upper()}_{which}"))
+            image.undo_disable()
+            group = Gimp.GroupLayer.new(image, group_name)
+            image.insert_layer(group, None, 0)
+        add_layer(image, px, name, group, i)
+    image.undo_enable()
+    image.set_selected_layers([group])
+    if interactive:
+        Gimp.Display.new(image)
+    Gimp.message(note)
+    return ""
+
+
+def sketch_folders(config, interactive=False) -> str:
     """Remember the chosen photo folder for sketch search and index the folders now."""
     s = st.load()
     folder = config.get_property("folder")

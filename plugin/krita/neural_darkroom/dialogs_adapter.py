@@ -127,3 +127,16 @@ def sketch_dialog(s: st.Settings) -> dict[str, Any] | None:
     s.sketch_k, s.sketch_output = k.value(), output.currentText()
     st.save(s)
     return {"k": k.value(), "output": output.currentText()}
+
+
+def folder_dialog(title: str, name: str) -> str:
+    """A folder chosen by the user ("" when cancelled). Qt's own dialog (not the desktop's), so
+    it looks the same everywhere and the editor tests can answer it."""
+    dlg = QFileDialog(None, f"{MENU_TITLE}: {title}")
+    dlg.setObjectName(name)
+    dlg.setFileMode(QFileDialog.Directory)
+    dlg.setOption(QFileDialog.ShowDirsOnly, True)
+    dlg.setOption(QFileDialog.DontUseNativeDialog, True)
+    if dlg.exec_() != QDialog.Accepted or not dlg.selectedFiles():
+        return ""
+    return dlg.selectedFiles()[0]

@@ -166,3 +166,40 @@ def new_document(px: Pixels, name: str) -> Any:
         app.activeWindow().addView(doc)
     doc.refreshProjection()
     return doc
+
+
+def open_stack_document(group_name: str, rows: list[tuple[str, str]]) -> tuple[Any, Any]:
+    """A new document holding a layer group ``group_name`` with one layer per (file, layer
+    name), read by Krita's own importers, in the first photo's depth and profile; shown and
+    with the group selected. Raises InvalidInput naming a photo that cannot be read or whose
+    size differs. Returns (document, group)."""
+    from krita import Krita
+
+    app = Krita.instance()
+    doc = group = None
+    for i, (file, name) in enumerate(rows):
+        src = app.openDocument(file)
+        if src is None:
+            raise InvalidInput(f"Krita cannot read the photo '{file}'.")
+        try:
+            w, h = src.width(), src.height()
+            if doc is None:
+                doc = app.createDocument(w, h, group_name, src.colorModel(), src.colorDepth(),
+                                         src.colorProfile(), src.resolution())
+                for node in doc.rootNode().childNodes():  # the blank layer a new document has
+                    node.remove()
+                group = doc.createGroupLayer(group_name)
+                doc.rootNode().addChildNode(group, None)
+            elif (w, h) != (doc.width(), doc.height()):
+                raise InvalidInput(f"The photo '{file}' is {w}×{h}; the first was "
+                                   f"{doc.width()}×{doc.height()}.")
+            node = doc.createNode(name, "paintlayer")
+            group.addChildNode(node, group.childNodes()[-1] if i else None)
+            node.setPixelData(src.pixelData(0, 0, w, h), 0, 0, w, h)
+        finally:
+            src.close()
+    if app.activeWindow() is not None:
+        app.activeWindow().addView(doc)
+    doc.setActiveNode(group)
+    doc.refreshProjection()
+    return doc, group

@@ -29,6 +29,7 @@ from . import document_adapter as da
 ACTIONS = [  # (action id, menu text, method)
     (f"{PLUGIN_NAME}_style", "Photo Style Transfer…", "on_style"),
     (f"{PLUGIN_NAME}_relight", "Relight…", "on_relight"),
+    (f"{PLUGIN_NAME}_open_stack", "Open Light Stack…", "on_open_stack"),
     (f"{PLUGIN_NAME}_sketch", "Sketch Search…", "on_sketch"),
     (f"{PLUGIN_NAME}_status", "Backend status", "on_status"),
 ]
@@ -241,6 +242,17 @@ class Controller:
             return [group, *made]
         return self.start(req, apply)
 
+    def open_stack(self, folder: str, sphere: str = "") -> BackgroundJob:
+        """Ask the backend for the folder's photos and lights; open them as a new document
+        holding one light-stack group, selected, ready for the light pad."""
+        def apply(out: Outcome) -> list[Any]:
+            group_name, rows, _note = flows.stack_plan(out.meta, folder)
+            if not rows:
+                raise InvalidInput(f"No photos of a light stack were found in '{folder}'.")
+            return list(da.open_stack_document(group_name, rows))
+        return self.start(flows.open_stack_request(folder, sphere), apply,
+                          lambda out: flows.stack_plan(out.meta, folder)[2])
+
     def index(self, folders: list[str]) -> BackgroundJob:
         return self.start(rq.sketch_index_request(folders), lambda out: [],
                           lambda out: flows.index_summary(out.meta))
@@ -297,6 +309,11 @@ class Controller:
         choice = dialogs.sketch_dialog(s)
         if choice is not None:
             self._guard(lambda: self.sketch(doc, node, k=choice["k"], output=choice["output"]))
+
+    def on_open_stack(self) -> None:
+        folder = dialogs.folder_dialog("Open a light-stack folder", "darkroom_stack_folder")
+        if folder:
+            self._guard(lambda: self.open_stack(folder))
 
     def on_status(self) -> None:
         self.check_status(tell=True)

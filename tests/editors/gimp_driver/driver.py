@@ -61,13 +61,13 @@ def main():
     content = layer("content", (200, 120, 30, 255))
     style = layer("style", (20, 80, 200, 255))
 
-    def run(name, drawable, mode=Gimp.RunMode.NONINTERACTIVE, **props):
+    def run(name, drawable, mode=Gimp.RunMode.NONINTERACTIVE, image=None, **props):
         proc = pdb.lookup_procedure(name)
         assert MENU in proc.get_menu_paths(), f"{name} is not in the menu"
         cfg = proc.create_config()
         cfg.set_property("run-mode", mode)
         if drawable is not None:
-            cfg.set_property("image", img)
+            cfg.set_property("image", image or img)
             cfg.set_core_object_array("drawables", [drawable])
         for k, v in props.items():
             cfg.set_property(k, v)
@@ -136,6 +136,25 @@ def main():
     # as the menu runs it with the values it has (Filters → Repeat / Re-show)
     ok, err = run("neural-darkroom-status", None, mode=Gimp.RunMode.WITH_LAST_VALS)
     check("status_ok", ok, err)
+    if CFG.get("stack"):  # Open Light Stack… on shiny-sphere photos with no light file
+        before = set(i.get_id() for i in Gimp.get_images())
+        ok, err = run("neural-darkroom-open-stack", None,
+                      folder=Gio.File.new_for_path(CFG["stack"]))
+        check("open_stack_ok", ok, err)
+        new = [i for i in Gimp.get_images() if i.get_id() not in before]
+        check("open_stack_image", len(new) == 1, len(new))
+        if ok and len(new) == 1:
+            simg = new[0]
+            groups = [lay for lay in simg.get_layers() if lay.is_group_layer()]
+            kids = [c.get_name() for c in groups[0].get_children()] if groups else []
+            check("open_stack_layers", len(kids) == CFG["stack_n"] and all(
+                k.startswith("light ") and len(k.split()) == 4 for k in kids), kids)
+            ok, err = run("neural-darkroom-relight", groups[0], image=simg,
+                          lights="0,0,1", quality="draft")
+            check("open_stack_relight_ok", ok, err)
+            names = [lay.get_name() for lay in simg.get_layers()]
+            check("open_stack_relit", any(n.startswith("Relit: light at (") for n in names),
+                  names)
     if CFG.get("photos"):
         ok, err = run("neural-darkroom-sketch-folders", None,
                       folder=Gio.File.new_for_path(CFG["photos"]))

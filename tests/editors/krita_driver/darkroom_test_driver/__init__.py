@@ -17,7 +17,7 @@ import traceback
 
 from krita import Krita
 from PyQt5.QtCore import QByteArray, QTimer
-from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
+from PyQt5.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 CFG = json.loads(os.environ.get("DRIVER_CONFIG", "{}"))
 OUT = os.environ.get("DRIVER_OUT", "/tmp/darkroom_driver.json")
@@ -71,6 +71,12 @@ def answer_modals():
     if isinstance(w, QMessageBox):
         report["messages"].append(w.text())
         moved(f"message: {w.text()[:80]}")
+        w.accept()
+    elif isinstance(w, QFileDialog) and w.objectName() == "darkroom_stack_folder":
+        folder = CFG["stack_folder"]
+        moved(f"folder dialog: {folder}")
+        w.setDirectory(os.path.dirname(folder))
+        w.selectFile(folder)
         w.accept()
     elif isinstance(w, QDialog) and w.objectName().startswith("darkroom_") and STATE["dialogs"]:
         fill = STATE["dialogs"].pop(0)
@@ -235,6 +241,44 @@ def run():
         if relit:
             check("pad_result_above_group", names.index(relit[0]) == names.index("stack") + 1,
                   names)
+        if not CFG.get("stack_folder"):
+            return finish()
+        # 3. Open Light Stack… on a folder of shiny-sphere photos with no light file
+        docs = len(app.documents())
+        trigger("neural_darkroom_open_stack")
+        when(lambda: not ctl.busy and ctl.last is not None
+             and (len(app.documents()) > docs or not ctl.last.ok), after_open_stack)
+
+    def after_open_stack():
+        out = ctl.last
+        check("open_stack_ok", out is not None and out.ok, out and out.error)
+        if not (out is not None and out.ok):
+            return finish()
+        sdoc, sgroup = ctl.last_layers
+        kids = [c.name() for c in sgroup.childNodes()]
+        check("open_stack_layers", len(kids) == CFG["stack_n"]
+              and all(k.startswith("light ") and len(k.split()) == 4 for k in kids), kids)
+        check("open_stack_note", any("shiny sphere" in m for m in report["messages"]),
+              report["messages"][-2:])
+        check("open_stack_shown", app.activeDocument() is not None
+              and app.activeDocument().fileName() == sdoc.fileName()
+              and app.activeDocument().name() == sdoc.name(), app.activeDocument())
+        n = len(sdoc.rootNode().childNodes())
+        from PyQt5.QtCore import QPoint, Qt
+        from PyQt5.QtTest import QTest
+
+        moved("click the light pad on the opened stack")
+        QTest.mouseClick(pad, Qt.LeftButton, Qt.NoModifier,
+                         QPoint(int(pad.width() * 0.5), int(pad.height() * 0.5)))
+        when(lambda: not ctl.busy and (len(sdoc.rootNode().childNodes()) > n
+                                       or (ctl.last is not None and not ctl.last.ok)),
+             lambda: after_stack_relight(sdoc))
+
+    def after_stack_relight(sdoc):
+        out = ctl.last
+        check("open_stack_relight_ok", out is not None and out.ok, out and out.error)
+        names = [c.name() for c in sdoc.rootNode().childNodes()]
+        check("open_stack_relit", any(n.startswith("Relit: light at (") for n in names), names)
         finish()
 
     # 1. Backend status, from its menu action: the plugin starts the daemon by itself
