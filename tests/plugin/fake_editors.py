@@ -91,6 +91,9 @@ class KritaNode:
     def uniqueId(self) -> int:  # noqa: N802
         return id(self)
 
+    def setOpacity(self, value: int) -> None:  # noqa: N802
+        self.opacity = value
+
     def colorDepth(self) -> str:  # noqa: N802
         return self.depth
 

@@ -81,6 +81,35 @@ def test_style_flow_adds_one_named_layer_above_content_in_doc_depth(krita):
     assert content.set_calls == [] and style.set_calls == []  # sources untouched
 
 
+def test_a_second_result_goes_on_top_and_regions_come_as_a_layer(krita):
+    content = KritaNode("photo", "U8", Rect(0, 0, 1, 1), bytes(4))
+    style = KritaNode("sunset", "U8", Rect(0, 0, 1, 1), bytes(4))
+    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    doc = KritaDoc(root, "U8")
+
+    def img(role):
+        return WireImage(bytes([1, 2, 3, 255]), shape=(1, 1, 4), dtype="u8", role=role)
+    sent = []
+
+    def client():
+        c = fake_client([img("result"), img("content_regions"), img("style_regions")])
+        submit = c.submit
+        c.submit = lambda op, ims, params: sent.append(params) or submit(op, ims, params)
+        return c
+    ctl = krita.ea.Controller(app=None, connect=client)
+    ctl.interactive = False
+    for show in (False, True):
+        ctl.style(doc, content, style, quality="draft", show_regions=show).wait(5)
+        ctl._tick()
+        assert ctl.last.ok
+    assert "return_regions" not in sent[0] and sent[1]["return_regions"] is True
+    names = [n.name() for n in root.childNodes()]
+    # the second result sits on the first, its regions over it; the style layer stays on top
+    assert names == ["photo", "Style: sunset (photo)", "Style: sunset (photo)",
+                     "Style regions: photo", "sunset"]
+    assert ctl.last_layers[0] is root.childNodes()[2]
+
+
 def _style_answered_by(krita, event):
     """Run the style flow against a daemon that answers ``event``; (controller, root node)."""
     content = KritaNode("c", rect=Rect(0, 0, 1, 1), data=bytes(4))

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 #: Result layers made by the plugin start with these (see :mod:`requests`' result names).
-RESULT_PREFIXES = ("Style: ", "Relit: ", "Sketch matches")
+RESULT_PREFIXES = ("Style: ", "Style regions: ", "Relit: ", "Sketch matches")
 #: The temporary layer that shows a running job's latest preview (removed when it ends).
 PREVIEW_LAYER = "Neural Darkroom preview"
 
@@ -56,6 +56,12 @@ def index_summary(meta: dict[str, Any]) -> str:
         more = f" and {n['skipped'] - 3} more" if n["skipped"] > 3 else ""
         text += f" {n['skipped']} could not be read ({named}{more})."
     return text
+
+
+def regions_layer_name(content_name: str) -> str:
+    """The optional layer showing the regions a style transfer paired (colours shared by
+    paired regions, grey: the whole style)."""
+    return f"Style regions: {content_name or 'content'}"
 
 
 def is_result(name: str) -> bool:

@@ -52,7 +52,7 @@ def style_result_name(style_name: str, mode: str) -> str:
 def style_request(content: Pixels, style: Pixels, *, mode: str = "photo", strength: float = 1.0,
                   quality: str = "standard", preserve_colors: bool = False,
                   content_labels: Pixels | None = None,
-                  style_labels: Pixels | None = None) -> Request:
+                  style_labels: Pixels | None = None, show_regions: bool = False) -> Request:
     """``style.transfer``: content = the active layer, style = the picked layer or file."""
     _check_choice("mode", mode, STYLE_MODES)
     _check_choice("quality", quality, QUALITIES)
@@ -65,8 +65,10 @@ def style_request(content: Pixels, style: Pixels, *, mode: str = "photo", streng
     images = [("content", content), ("style", style)]
     if content_labels is not None and style_labels is not None:
         images += [("content_labels", content_labels), ("style_labels", style_labels)]
-    params = {"mode": mode, "strength": float(strength), "quality": quality,
-              "preserve_colors": bool(preserve_colors)}
+    params: dict[str, Any] = {"mode": mode, "strength": float(strength), "quality": quality,
+                              "preserve_colors": bool(preserve_colors)}
+    if show_regions:  # the regions it paired come back as a second image
+        params["return_regions"] = True
     return Request("style.transfer", images, params, style_result_name(style.name, mode))
 
 

@@ -212,6 +212,8 @@ class NeuralDarkroom(Gimp.PlugIn):
                                      "standard", RW)
             proc.add_boolean_argument("preserve-colors", "Keep the content's colours", None,
                                       False, RW)
+            proc.add_boolean_argument("show-regions", "Also add the regions it paired (a layer)",
+                                      None, False, RW)
         elif name == PROC_RELIGHT:
             proc.add_string_argument("lights", "Target lights", "U,V[:R,G,B][@I]; …", "0.5,0.5", RW)
             proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
@@ -286,19 +288,26 @@ def style(image, content, config):
         strength=config.get_property("strength"), quality=config.get_property("quality"),
         preserve_colors=config.get_property("preserve-colors"),
         content_labels=read_drawable(image, cl) if cl else None,
-        style_labels=read_drawable(image, sl) if sl else None)
-    return _run_into_layer(image, req, content)
+        style_labels=read_drawable(image, sl) if sl else None,
+        show_regions=config.get_property("show-regions"))
+    return _run_into_layer(image, req, content,
+                           flows.regions_layer_name(content.get_name()))
 
 
-def _run_into_layer(image, req, anchor) -> str:
-    """Run ``req``; add its first image as one undoable layer above ``anchor``. Returns the
-    error sentence, or "" on success."""
+def _run_into_layer(image, req, anchor, second_name=None) -> str:
+    """Run ``req``; add its first image as one undoable layer above ``anchor`` (and a second
+    image, when one comes back and ``second_name`` is given, above that). Returns the error
+    sentence, or "" on success."""
     out = run_request(req, image, anchor)
     if not out.ok:
         return out.error
     image.undo_group_start()
     try:
-        add_layer(image, out.images[0], req.result_name, *_above(image, anchor))
+        layer = add_layer(image, out.images[0], req.result_name, *_above(image, anchor))
+        if second_name and len(out.images) > 1:
+            extra = add_layer(image, out.images[1], second_name, layer.get_parent(),
+                              image.get_item_position(layer))
+            extra.set_opacity(60.0)
     finally:
         image.undo_group_end()
     note = out.warning_text()

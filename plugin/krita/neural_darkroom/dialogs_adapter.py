@@ -67,14 +67,16 @@ def style_dialog(doc: Any, content: Any, s: st.Settings) -> dict[str, Any] | Non
     strength.setSingleStep(0.05)
     strength.setValue(1.0)
     keep = QCheckBox("Keep the content's colours")
+    regions = QCheckBox("Also add the regions it paired (a layer)")
     for w, name in ((style, "style"), (labels_c, "content_labels"), (labels_s, "style_labels"),
                     (mode, "mode"), (quality, "quality"), (strength, "strength"),
-                    (keep, "preserve_colors")):
+                    (keep, "preserve_colors"), (regions, "show_regions")):
         w.setObjectName(f"darkroom_{name}")  # names the editor tests find the fields by
     dlg.setObjectName("darkroom_style_dialog")
     form.addRow(f"Content: {content.name()}", None)
     for label, w in (("Style", style), ("Content labels", labels_c), ("Style labels", labels_s),
-                     ("Mode", mode), ("Strength", strength), ("Quality", quality), ("", keep)):
+                     ("Mode", mode), ("Strength", strength), ("Quality", quality), ("", keep),
+                     ("", regions)):
         form.addRow(label, w)
     if not _run(dlg, form):
         return None
@@ -91,6 +93,7 @@ def style_dialog(doc: Any, content: Any, s: st.Settings) -> dict[str, Any] | Non
         return None if combo.currentIndex() == 0 else layers[combo.currentIndex() - 1]
     return {"style": style_obj, "mode": mode.currentText(), "strength": strength.value(),
             "quality": quality.currentText(), "preserve_colors": keep.isChecked(),
+            "show_regions": regions.isChecked(),
             "content_labels": pick(labels_c), "style_labels": pick(labels_s)}
 
 

@@ -198,19 +198,26 @@ class Controller:
     # -- flows ----------------------------------------------------------------------------------
     def style(self, doc: Any, content: Any, style: Any | Pixels, *, mode: str = "photo",
               strength: float = 1.0, quality: str = "standard", preserve_colors: bool = False,
-              content_labels: Any = None, style_labels: Any = None) -> BackgroundJob:
+              content_labels: Any = None, style_labels: Any = None,
+              show_regions: bool = False) -> BackgroundJob:
         style_px = style if isinstance(style, Pixels) else da.read_layer(style)
         req = rq.style_request(
             da.read_layer(content), style_px, mode=mode, strength=strength, quality=quality,
             preserve_colors=preserve_colors,
             content_labels=da.read_layer(content_labels) if content_labels else None,
-            style_labels=da.read_layer(style_labels) if style_labels else None)
+            style_labels=da.read_layer(style_labels) if style_labels else None,
+            show_regions=show_regions)
 
         def apply(out: Outcome) -> list[Any]:
             node = da.add_layer(doc, content.parentNode(), da.result_anchor(content),
                                 out.images[0], req.result_name)
+            made = [node]
+            if show_regions and len(out.images) > 1:  # the content's regions, over the result
+                made.append(da.add_layer(doc, content.parentNode(), node, out.images[1],
+                                         flows.regions_layer_name(content.name())))
+                made[-1].setOpacity(160)
             doc.refreshProjection()
-            return [node]
+            return made
         return self.start(req, apply, preview_at=(doc, content.parentNode(),
                                                   da.result_anchor(content), da.rect_of(content)))
 
