@@ -28,7 +28,12 @@ Three steps, each robust on its own:
 3. :func:`mirror_direction` — pixel → normal → mirrored view.
 
 Measured on the DiLiGenT ball (not a mirror: a glossy ball whose highlight sits on a broad
-diffuse lobe), against its calibrated ``light_directions.txt``: see ``bench/relight.py``.
+diffuse lobe; 96 photos, 612×512, circle found automatically), against its calibrated
+``light_directions.txt`` (``bench/relight.py``): median 0.61°, max 1.06°, no photo missed,
+0.3 s for the stack. The highest accuracy needs the circle: a radius 1 % short tilts every
+direction by about 0.4°, which is why the edge is found in log values (steepest linear drop:
+median 0.81°). The camera is taken as orthographic (view (0, 0, 1) everywhere), right for a
+sphere that is small in a long-lens frame.
 """
 
 from __future__ import annotations
@@ -121,13 +126,17 @@ def _blobs(mean: np.ndarray) -> list[np.ndarray]:
 
 def _refine_edge(mean: np.ndarray, c: Circle) -> Circle:
     """The circle refitted to sub-pixel edge points: along 360 rays from the centre, where
-    the mean image's radial derivative is steepest within ±15 % of r (parabola-refined); the
+    the log of the mean image's radial derivative is steepest within ±15 % of r (parabola-refined); the
     weaker half of the rays (the shadowed side, a touching object) is dropped."""
     ang = np.linspace(0, 2 * np.pi, 360, endpoint=False)
     rad = np.arange(0.85 * c.r, 1.15 * c.r, 0.25)
     xs = (c.cx + np.cos(ang)[:, None] * rad[None] - 0.5).astype(np.float32)
     ys = (c.cy + np.sin(ang)[:, None] * rad[None] - 0.5).astype(np.float32)
-    prof = cv2.remap(mean.astype(np.float32), xs, ys, cv2.INTER_LINEAR,
+    # In log values the shading's fall towards the limb is smooth and the silhouette a step:
+    # the steepest linear drop lies inside the limb (DiLiGenT ball: r 1.3 % short, median
+    # 0.81° → 0.62° with the log).
+    logm = np.log(np.maximum(mean, 0) + 1e-3 * max(float(np.percentile(mean, 99.9)), 1e-12))
+    prof = cv2.remap(logm.astype(np.float32), xs, ys, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     prof = cv2.GaussianBlur(prof, (0, 0), sigmaX=2.0, sigmaY=0.1)
     der = np.abs(np.diff(prof, axis=1))
