@@ -14,7 +14,7 @@ RMS residual of the best affine map to the truth, over the lights' range / share
 photo's 5 nearest neighbours kept): the projective chart alone gave near point lights
 0.099 / 0.72 and 0.144 / 0.66 (and relit 2.0 and 4.7 dB below the true lights), the Isomap
 0.088 / 0.79 and 0.128 / 0.76 (1.6 and 1.3 dB below); distant lights 0.05–0.06 / 0.84–0.88,
-the DiLiGenT ball 0.016 / 0.98 → 0.03 / 0.93 (still within 1.5 dB of the truth when relit).
+the DiLiGenT ball 0.016 / 0.98 → 0.035 / 0.92 (relit 0.8 dB below the true lights).
 
 The layout is rotated, mirrored and bent relative to the real lights, and knows nothing of
 their spread: the light pad shows it, relighting works in it, an ``.lp`` file can hold it.
