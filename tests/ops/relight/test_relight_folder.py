@@ -168,3 +168,14 @@ def test_large_photos_are_searched_smaller(tmp_path: Path, monkeypatch: pytest.M
     assert err.max() < 5, err
     given = folder.find_lights(tmp_path, sphere.Circle(*CIRCLE))
     assert given.circle == pytest.approx(sphere.Circle(*CIRCLE))
+
+
+def test_diligent_folder_is_a_stack(shared_data: Path) -> None:
+    """DiLiGenT's own files describe the stack: directions and intensities, linear."""
+    ball = shared_data / "diligent_ball"
+    found = folder.find_lights(ball)
+    assert found.source == "diligent" and found.encoding == "linear" and len(found.lights) == 96
+    first = found.lights[0]
+    assert first.file == ball / "001.png" and first.kind == "direction"
+    assert first.intensity != (1.0, 1.0, 1.0)
+    assert lightnames.parse_name(first.name()).intensity == pytest.approx(first.intensity)
