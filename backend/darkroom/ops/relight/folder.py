@@ -137,8 +137,9 @@ def _from_lp(d: Path, spec: Path) -> FolderLights:
         raise InvalidInput(f"'{spec}' cannot be read ({e.strerror}).") from None
     out, gone = [], []
     for name, coords in rows:
-        p = Path(name) if Path(name).is_absolute() and Path(name).is_file() else (
-            d / lightnames.lp_basename(name))
+        # Only the file name counts: RTIBuilder writes the capture machine's absolute paths,
+        # and a request may only reach files inside the folder it named.
+        p = d / lightnames.lp_basename(name)
         (out if p.is_file() else gone).append(FolderLight(p, lightnames.DIRECTION, coords))
     if gone:
         shown = ", ".join(f"'{g.file.name}'" for g in gone[:6]) + (" …" if len(gone) > 6 else "")
