@@ -30,10 +30,10 @@ Three steps, each robust on its own:
 Measured on the DiLiGenT ball (not a mirror: a glossy ball whose highlight sits on a broad
 diffuse lobe; 96 photos, 612×512, circle found automatically), against its calibrated
 ``light_directions.txt`` (``bench/relight.py``): median 0.61°, max 1.06°, no photo missed,
-0.3–1 s for the 96 photos on the shared 2-core CPU. The highest accuracy needs the circle: a radius 1 % short tilts every
-direction by about 0.4°, which is why the edge is found in log values (steepest linear drop:
-median 0.81°). The camera is taken as orthographic (view (0, 0, 1) everywhere), right for a
-sphere that is small in a long-lens frame.
+0.3–1 s for the 96 photos on the shared 2-core CPU. The accuracy rests on the circle: a
+radius 1 % short tilts every direction by about 0.4°, which is why the edge is found in log
+values (at the steepest linear drop: median 0.81°). The camera is taken as orthographic
+(view (0, 0, 1) everywhere), right for a sphere that is small in a long-lens frame.
 """
 
 from __future__ import annotations
