@@ -213,7 +213,8 @@ def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
     odd = [p.name for p, a in shapes.items() if a != size]
     if odd:
         warnings.append(f"Left out {len(odd)} image(s) of another size than the photos "
-                        f"({size[1]}×{size[0]}): {', '.join(odd[:6])}{' …' if len(odd) > 6 else ''}.")
+                        f"({size[1]}×{size[0]}): {', '.join(odd[:6])}"
+                        f"{' …' if len(odd) > 6 else ''}.")
     photos = [p for p in files if shapes.get(p) == size]
     if len(photos) < 4:
         raise InvalidInput(f"'{d}' has {len(photos)} photo(s) of one size; a light stack "
@@ -252,7 +253,8 @@ def _found_in_photos(d: Path, files: list[Path], circle: sphere.Circle | None,
                             sphere.Circle(c.cx / scale, c.cy / scale, c.r / scale), pixels)
     if found is not None:
         why = (f"the circle at ({found.circle.cx / scale:.0f}, "
-               f"{found.circle.cy / scale:.0f}), radius {found.circle.r / scale:.0f} px, shows a highlight in only "
+               f"{found.circle.cy / scale:.0f}), radius {found.circle.r / scale:.0f} px, "
+               "shows a highlight in only "
                f"{len(photos) - len(found.missing)} of {len(photos)} photos")
     if given:
         raise InvalidInput(f"The sphere given for '{d}' is no use: {why}.")
@@ -272,8 +274,8 @@ def find_lights(folder: str | Path, circle: sphere.Circle | None = None,
 
     ``circle`` (a sphere the user marked) skips the light files and the sphere search: the
     directions come from that sphere's highlights. ``keep_pixels``: keep the photos read
-    for the sphere or the layout in ``pixels`` (the CLI relights them next). Raises :class:`NotFound` /
-    :class:`InvalidInput` with a sentence naming the folder or file.
+    for the sphere or the layout in ``pixels`` (the CLI relights them next). Raises
+    :class:`NotFound` / :class:`InvalidInput` with a sentence naming the folder or file.
     """
     d = Path(folder)
     if not d.is_dir():
