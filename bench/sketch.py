@@ -169,7 +169,7 @@ def pipeline(c: dict, T, data: Path, tmp: Path) -> tuple[dict, dict]:  # type: i
 def daemon_latency(index: Path, sketch: Path, repeats: int = 10) -> dict:
     """One sketch through a running daemon (model warm): median wall time of the request."""
     home = Path(tempfile.mkdtemp(prefix="dr-sketch-bench-"))
-    env = dict(os.environ, DARKROOM_HOME=str(home))
+    env = dict(os.environ, DARKROOM_HOME=str(home), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     daemon = subprocess.Popen([sys.executable, "-m", "darkroom", "serve", "--device", "cpu"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     old_home = os.environ.get("DARKROOM_HOME")
@@ -304,7 +304,10 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/darkroom-sketch-v2-features.pt"))
     ap.add_argument("--quick", action="store_true", help="10k embeddings, 20 photos; not committed")
     args = ap.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    # One torch thread, here and in the daemon: on this 2-core machine shared with other jobs,
+    # two OpenMP threads wait on each other at every layer (a single-sketch search measured
+    # 2.3 s with 2 threads against 0.1 s with 1 under the same load).
+    torch.set_num_threads(1)
     registry.set_device("cpu")
     T = _train_module()
     if args.cache.is_file():
@@ -322,7 +325,8 @@ def main() -> None:
         n = q["new"]
         report = {
             "machine": "2-core shared CPU (other engineers running jobs at the same time), torch "
-                       f"{torch.__version__}, {torch.get_num_threads()} threads",
+                       f"{torch.__version__}, {torch.get_num_threads()} torch thread (bench and daemon)",
+            "load_average_at_start": os.getloadavg()[0],
             "held_out_categories": list(T.HELD_OUT),
             "held_out_protocol": "gallery = all 500 photos of the 20 held-out categories, queries = "
                                  "all their 500 sketches; p@10 and mAP: same category; acc@k: the "
