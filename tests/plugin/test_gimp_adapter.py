@@ -78,18 +78,27 @@ def test_declares_the_procedures(gimp):
     ("u8-non-linear", False, "R'G'B'A u8", "u8", 1, "srgb"),
     ("half-perceptual", False, "R'G'B'A float", "f32", 4, "srgb"),
     # light stacks: the values as stored, in the image's own curve, tagged for the op to decode
-    ("u16-non-linear", True, "R'G'B'A u16", "u16", 2, "srgb"),
     ("u16-linear", True, "RGBA u16", "u16", 2, "linear"),
     ("float-linear", True, "RGBA float", "f32", 4, "linear"),
+    ("u8-non-linear", True, "R'G'B'A u8", "u8", 1, "srgb"),
+    # a 16-bit file without a profile: linear camera values, as Krita and the CLI read it
+    ("u16-non-linear", True, "R'G'B'A u16", "u16", 2, "linear"),
 ])
 def test_read_drawable_asks_babl_for_the_right_format(gimp, precision, linear, fmt, dtype, size,
                                                       space):
-    image = SimpleNamespace(get_precision=lambda: precision)
+    image = SimpleNamespace(get_precision=lambda: precision, get_color_profile=lambda: None)
     d = Drawable("layer", 3, 2, off=(7, 9), data=bytes(3 * 2 * 4 * size))
     px = gimp.read_drawable(image, d, linear=linear)
     assert d.buffer.calls[0][2] == fmt
     assert (px.dtype, px.offset, px.width, px.height) == (dtype, (7, 9), 3, 2)
     assert px.colorspace == space
+
+
+def test_a_profiled_16_bit_stack_stays_srgb(gimp):
+    image = SimpleNamespace(get_precision=lambda: "u16-non-linear",
+                            get_color_profile=lambda: object())
+    px = gimp.read_drawable(image, Drawable("light 0 0", 1, 1, data=bytes(8)), linear=True)
+    assert px.colorspace == "srgb" and px.dtype == "u16"
 
 
 def test_add_layer_writes_rgba_at_the_offset(gimp):

@@ -76,12 +76,16 @@ def _choice(values):
 
 def read_drawable(image, drawable, linear=False):
     """The drawable's pixels, R,G,B,A in the image's precision: sRGB-encoded, or with
-    ``linear`` in the image's own transfer curve (the values as stored, tagged ``linear`` or
-    ``srgb``: the relighting op decodes them, so the same file gives the same answer in GIMP
-    and Krita whatever profile each editor gave it)."""
+    ``linear`` the values as stored, tagged with what they are (the relighting op decodes
+    them): linear when the image's precision is linear, and also when a 16-bit or float image
+    has no colour profile of its own — a light stack saved as 16-bit PNG holds linear camera
+    values, which is how Krita and the CLI read such files (GIMP would call them sRGB), so
+    the same photos give the same answer everywhere."""
     nick = Gimp.Precision(image.get_precision()).value_nick
-    own_linear = linear and nick.endswith("-linear") and "non-linear" not in nick
-    fmt, kind = gimp_format(nick, linear=own_linear)
+    stored_linear = nick.endswith("-linear") and "non-linear" not in nick
+    fmt, kind = gimp_format(nick, linear=linear and stored_linear)
+    untagged_deep = kind != "u8" and getattr(image, "get_color_profile", lambda: None)() is None
+    own_linear = linear and (stored_linear or untagged_deep)
     w, h = drawable.get_width(), drawable.get_height()
     _, x, y = drawable.get_offsets()
     data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt,

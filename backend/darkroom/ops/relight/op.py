@@ -41,7 +41,6 @@ from darkroom.ops.registry import (
 )
 from darkroom.ops.relight import cache
 from darkroom.ops.relight.baselines import Interpolator, barycentric_light, plane_coords
-from darkroom.ops.relight.encoding import decide as decide_encoding
 from darkroom.ops.relight.network import QUALITY, RelightModel, train
 
 
@@ -55,10 +54,6 @@ class Stack:
     lights: list[lightnames.Light]
     coords: np.ndarray
     first: Image
-    #: how the values were read: "linear" or "srgb" (see :mod:`.encoding`), and why, when
-    #: that is not what the layers' tag said
-    encoding: str = "linear"
-    note: str = ""
 
 
 def prepare_stack(layers: list[Image]) -> Stack:
@@ -73,19 +68,16 @@ def prepare_stack(layers: list[Image]) -> Stack:
             f"{layers[[im.name for im in layers].index(odd[0])].pixels.shape[0]}."
         )
     out = np.empty((len(layers), h, w, 3), np.float32)
-    for i, im in enumerate(layers):
-        out[i] = imgs.to_rgb_float(im.pixels)
-    tag = "linear" if layers[0].colorspace == "linear" else "srgb"
-    encoding, note = decide_encoding(out, tag)
-    for i, lt in enumerate(lights):
-        if encoding != "linear":
-            out[i] = imgs.srgb_to_linear(out[i])
-        out[i] /= np.asarray(lt.intensity, np.float32)
+    for i, (im, lt) in enumerate(zip(layers, lights)):
+        rgb = imgs.to_rgb_float(im.pixels)
+        if im.colorspace != "linear":
+            rgb = imgs.srgb_to_linear(rgb)
+        out[i] = rgb / np.asarray(lt.intensity, np.float32)
     # Normalise so training targets are O(1) whatever the bit depth or exposure.
     scale = float(np.percentile(out[:, ::4, ::4], 99.9)) or 1.0
     out /= scale
     coords = plane_coords(np.array([lt.coords for lt in lights]))
-    return Stack(out, scale, lights, coords, layers[0], encoding, note)
+    return Stack(out, scale, lights, coords, layers[0])
 
 
 #: The last model built, with the cache state it came from: a daemon's next request for the
@@ -219,10 +211,9 @@ def trust_departure(ours: np.ndarray, bary: np.ndarray, spread: np.ndarray) -> n
     return bary + w * (ours - bary)
 
 
-def _encode(linear: np.ndarray, like: Image, encoding: str) -> np.ndarray:
-    """Linear RGB → the stack's encoding (as its values were read), and the first layer's
-    dtype, channels and alpha."""
-    rgb = linear if encoding == "linear" else imgs.linear_to_srgb(linear)
+def _encode(linear: np.ndarray, like: Image) -> np.ndarray:
+    """Linear RGB → the first layer's encoding, dtype, channels and alpha."""
+    rgb = linear if like.colorspace == "linear" else imgs.linear_to_srgb(linear)
     return imgs.restore_format(rgb.astype(np.float32), like.pixels)
 
 
@@ -259,12 +250,10 @@ def render(images: list[Image], params: dict[str, Any], progress: ProgressFn,
     interp = Interpolator(stack.coords)
     warnings = [f"Target light {i + 1} lies outside the captured lights' range; the answer "
                 "is an extrapolation." for i, t in enumerate(targets) if not interp.inside(t)]
-    if stack.note:
-        warnings.append(stack.note)
     meta.update(render_seconds=time.perf_counter() - t0, warnings=warnings,
                 lights=len(parsed))
     n = len(parsed)
-    out = Image(_encode(total, stack.first, stack.encoding), role="result",
+    out = Image(_encode(total, stack.first), role="result",
                 name=f"Relit: {n} light{'s' if n != 1 else ''}", offset=stack.first.offset,
                 colorspace=stack.first.colorspace)
     progress(1.0, "done", imgs.from_float(np.clip(
