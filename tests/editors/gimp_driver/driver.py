@@ -128,7 +128,8 @@ def main():
     check("style_again_ok", ok, err)
     if ok:
         names_ = [lay.get_name() for lay in img.get_layers()]
-        styled = [i for i, n in enumerate(names_) if n == "Style: style (photo)"]
+        # GIMP numbers a repeated name ("… #1")
+        styled = [i for i, n in enumerate(names_) if n.startswith("Style: style (photo)")]
         # position 0 is the top: the newest result sits above the first one
         check("style_again_on_top", len(styled) == 2 and styled[0] < styled[1]
               and names_.index("content") == styled[1] + 1, names_)
@@ -163,7 +164,15 @@ def main():
         with open(settings) as f:
             check("index_folder_saved", CFG["photos"] in json.load(f)["index_folders"])
         if ok:  # a drawing finds the photos: matches come back as a layer group on top
-            drawing = layer("drawing", (0, 0, 0, 255))
+            drawing = layer("drawing", (255, 255, 255, 255))  # a box drawn in black on white
+            box = bytearray(b"\xff" * (W * H * 4))
+            for y in range(H):
+                for x in range(W):
+                    if (x in (8, W - 9) and 6 <= y < H - 6) or (y in (6, H - 7) and 8 <= x < W - 8):
+                        box[(y * W + x) * 4:(y * W + x) * 4 + 3] = b"\x00\x00\x00"
+            buf = drawing.get_buffer()
+            buf.set(Gegl.Rectangle.new(0, 0, W, H), "R'G'B'A u8", bytes(box))
+            buf.flush()
             ok, err = run("neural-darkroom-sketch", drawing, mode=Gimp.RunMode.WITH_LAST_VALS)
             check("sketch_ok", ok, err)
             groups = [lay for lay in img.get_layers() if lay.get_name() == "Sketch matches"]

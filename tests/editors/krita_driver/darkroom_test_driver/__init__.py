@@ -75,8 +75,7 @@ def answer_modals():
     elif isinstance(w, QFileDialog) and w.objectName() == "darkroom_stack_folder":
         folder = CFG["stack_folder"]
         moved(f"folder dialog: {folder}")
-        w.setDirectory(os.path.dirname(folder))
-        w.selectFile(folder)
+        w.setDirectory(folder)  # inside the folder, as a user double-clicks into it
         w.accept()
     elif isinstance(w, QDialog) and w.objectName().startswith("darkroom_") and STATE["dialogs"]:
         fill = STATE["dialogs"].pop(0)
