@@ -1,7 +1,8 @@
 """Fit the sketch/photo embedding (version 2) and write ``darkroom/ops/sketch/weights/sketch_v2.pt``.
 
-Reproduces the shipped weights with a fixed seed (about 6 minutes on a 2-core CPU, one
-thread; nearly all of it the one-off backbone pass over 7,800 images, cached in ``--cache``)::
+Reproduces the shipped weights with a fixed seed (about 16 minutes on the shared 2-core CPU at
+one thread, under load: 12 minutes of backbone passes over 9,400 images, cached in ``--cache``,
+then 1–2 minutes of fitting; with the cache, about 2 minutes)::
 
     python scripts/train_sketch.py --data ../shared/data
 
