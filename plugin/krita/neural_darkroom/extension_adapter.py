@@ -131,7 +131,7 @@ class Controller:
             self.tell(out.error)
         elif note:
             self.tell(note, warning=bool(out.warnings))
-        self.check_status(tell=False)  # the docker's label follows the backend
+        self.check_status(tell=False, start=False)  # the docker's label follows the backend
 
     def _show_preview(self, job: BackgroundJob) -> None:
         self._preview_seen = job.previews
