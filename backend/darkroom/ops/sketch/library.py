@@ -33,12 +33,21 @@ BATCH = 32  #: photos per committed batch (and per backbone pass)
 DECODE = 512  #: photos are decoded at about this size (longest side); edges need no more
 
 
+_versions: dict[tuple[int, int], str] = {}
+
+
 def model_version() -> str:
     """Identifies the model an embedding came from: the model version and a digest of the
-    shipped weights (retrained weights are a new version too)."""
-    digest = (hashlib.blake2b(WEIGHTS.read_bytes(), digest_size=8).hexdigest()
-              if WEIGHTS.is_file() else "none")
-    return f"{VERSION}:{digest}"
+    shipped weights (retrained weights are a new version too). The digest is cached per
+    file size and mtime."""
+    try:
+        st = WEIGHTS.stat()
+    except OSError:
+        return f"{VERSION}:none"
+    key = (st.st_size, st.st_mtime_ns)
+    if key not in _versions:
+        _versions[key] = hashlib.blake2b(WEIGHTS.read_bytes(), digest_size=8).hexdigest()
+    return f"{VERSION}:{_versions[key]}"
 
 
 model_digest = model_version  # the name before per-row versions
