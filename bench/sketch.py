@@ -59,6 +59,7 @@ from darkroom.ops.sketch.strokes import photo_edges  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "a59659e"  #: the commit whose heads.pt was the shipped version 1
+PREVIOUS_INDEXING = "26a613f"  #: the last commit with the unoptimised v2 indexing code
 GOALS = {"heldout_p@10": 0.50, "heldout_acc@10": 0.50, "qmul_acc@1": 0.45, "qmul_acc@10": 0.90,
          "batch_ms_per_sketch": 150.0, "daemon_one_sketch_ms": 300.0, "index_photos_per_s": 20.0}
 
@@ -247,14 +248,60 @@ def make_photo_folder(data: Path, dst: Path, n: int) -> list[Path]:
     return out
 
 
+def previous_library(tmp: Path):  # type: ignore[no-untyped-def]
+    """``library`` as shipped at :data:`PREVIOUS_INDEXING` (with that commit's ``embed``): the
+    indexing baseline, run in the same process on the same files. None outside a git checkout."""
+    mods = {}
+    for name in ("embed", "library"):
+        try:
+            src = subprocess.run(["git", "show", f"{PREVIOUS_INDEXING}:backend/darkroom/ops/sketch/{name}.py"],
+                                 cwd=REPO, capture_output=True, check=True, text=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        src = src.replace("from darkroom.ops.sketch.embed import", "from darkroom_prev_embed import")
+        path = tmp / f"darkroom_prev_{name}.py"
+        path.write_text(src.replace('Path(__file__).resolve().parent / "weights"',
+                                    f'Path({str(REPO / "backend/darkroom/ops/sketch")!r}) / "weights"'))
+        spec = importlib.util.spec_from_file_location(f"darkroom_prev_{name}", path)
+        mods[name] = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[f"darkroom_prev_{name}"] = mods[name]
+        spec.loader.exec_module(mods[name])  # type: ignore[union-attr]
+    return mods["library"]
+
+
 def indexing(data: Path, tmp: Path, n: int) -> dict:
+    """Indexing rate of ``n`` 2400 px JPEGs: the current code and, on the same files in the same
+    run, the previous shipped code (:func:`previous_library`), each into a fresh index, in
+    alternating order (first previous, then current, then both again: the better of two each,
+    as the machine is shared). Also how close the two codes' embeddings are."""
     make_photo_folder(data, tmp / "photos", n)
-    t0 = time.perf_counter()
-    stats = library.index_folders(tmp / "i.sqlite", [str(tmp / "photos")], "cpu",
-                                  lambda f, s: None, lambda: False)
-    t = time.perf_counter() - t0
-    return {"photos": n, "photo_size": "2400 px JPEG", "added": stats.added,
-            "index_photos_per_s": round(n / t, 1)}
+    prev = previous_library(tmp)
+    runs: dict[str, list[float]] = {"previous": [], "current": []}
+    stats = None
+    for rep in range(2):
+        for name, lib in (("previous", prev), ("current", library)):
+            if lib is None:
+                continue
+            db = tmp / f"{name}{rep}.sqlite"
+            t0 = time.perf_counter()
+            st = lib.index_folders(db, [str(tmp / "photos")], "cpu", lambda f, s: None, lambda: False)
+            runs[name].append(n / (time.perf_counter() - t0))
+            if name == "current":
+                stats = st
+    out = {"photos": n, "photo_size": "2400 px JPEG", "added": stats.added if stats else 0,
+           "index_photos_per_s": round(max(runs["current"]), 1),
+           "runs_photos_per_s": {k: [round(x, 1) for x in v] for k, v in runs.items()}}
+    if runs["previous"]:
+        out["previous_code"] = PREVIOUS_INDEXING
+        out["previous_index_photos_per_s"] = round(max(runs["previous"]), 1)
+        with ix.connect(tmp / "previous0.sqlite") as a, ix.connect(tmp / "current0.sqlite") as b:
+            ea = dict(a.execute("SELECT path, embedding FROM photos").fetchall())
+            eb = dict(b.execute("SELECT path, embedding FROM photos").fetchall())
+        cos = [float(np.dot(np.frombuffer(ea[k], "<f2").astype(np.float32),
+                            np.frombuffer(eb[k], "<f2").astype(np.float32))) / 2 for k in sorted(ea)]
+        out["embedding_cosine_previous_vs_current"] = {"mean": round(float(np.mean(cos)), 4),
+                                                       "min": round(float(np.min(cos)), 4)}
+    return out
 
 
 def _fit_tile(rgb: np.ndarray, side: int, colour: tuple[int, int, int] | None) -> np.ndarray:

@@ -80,7 +80,7 @@ def _gray(p: Path) -> np.ndarray:
 def _rows(images: list, what: str) -> torch.Tensor:
     out, t0 = [], time.time()
     for i in range(0, len(images), 256):
-        out.append(features(images[i : i + 256]).half())
+        out.append(features(images[i : i + 256], exact=True).half())
         print(f"\r{what}: {min(i + 256, len(images))}/{len(images)}  {time.time() - t0:.0f} s",
               end="", flush=True)
     print()

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -26,11 +29,19 @@ from darkroom.errors import DarkroomError, check_cancel
 from darkroom.images import read_image, to_rgb_float
 from darkroom.ops.sketch import index as ix
 from darkroom.ops.sketch import model as M
-from darkroom.ops.sketch.embed import WEIGHTS, embed_photos, embed_sketches, load_heads
+from darkroom.ops.sketch.embed import (
+    WEIGHTS,
+    embed_photo_inputs,
+    embed_sketches,
+    load_heads,
+    photo_inputs,
+)
 from darkroom.ops.sketch.model import EMB_DIM, VERSION
 
 BATCH = 32  #: photos per committed batch (and per backbone pass)
-DECODE = 512  #: photos are decoded at about this size (longest side); edges need no more
+DECODE = 256  #: JPEGs are decoded at the smallest DCT scale whose longest side is ≥ this
+#: (the edge map works at 256 px, the photograph is seen at 192, the thumbnail is 128)
+MAX_SIDE = 1024  #: other formats are reduced to this longest side after decoding
 
 
 _versions: dict[tuple[int, int], str] = {}
@@ -54,11 +65,13 @@ model_digest = model_version  # the name before per-row versions
 
 
 def load_photo(path: Path) -> tuple[np.ndarray, int, int]:
-    """A photo file → (H×W×3 float32 sRGB, longest side ≤ about 2·DECODE, original w, h).
+    """A photo file → (H×W×3 float32 sRGB, reduced, original w, h).
 
-    JPEGs are decoded at a reduced scale by libjpeg's DCT scaling (Pillow ``draft``), which is
-    what makes indexing fast on big camera files; EXIF rotation is applied. Other formats go
-    through :func:`darkroom.images.read_image` (keeps 16-bit). Raises for unreadable files.
+    JPEGs are decoded at a reduced scale by libjpeg's DCT scaling (Pillow ``draft``: 1/2 to
+    1/8, the smallest whose longest side is still ≥ ``DECODE``), which is what makes indexing
+    fast on big camera files (a 2400 px JPEG decodes at 1/8, 300 px); EXIF rotation is
+    applied. Other formats go through :func:`darkroom.images.read_image` (keeps 16-bit).
+    Raises for unreadable files.
     """
     if path.suffix.lower() in (".jpg", ".jpeg"):
         from PIL import Image as PILImage
@@ -66,7 +79,8 @@ def load_photo(path: Path) -> tuple[np.ndarray, int, int]:
 
         with PILImage.open(path) as im:
             w, h = im.size
-            im.draft("RGB", (DECODE, DECODE))
+            m = max(w, h)  # draft keeps both sides ≥ the request: ask in proportion
+            im.draft("RGB", (max(1, -(-w * DECODE // m)), max(1, -(-h * DECODE // m))))
             im = ImageOps.exif_transpose(im.convert("RGB"))
             if im.size[0] < im.size[1] and w > h:  # rotated by EXIF: report displayed size
                 w, h = h, w
@@ -75,7 +89,7 @@ def load_photo(path: Path) -> tuple[np.ndarray, int, int]:
     pix = read_image(path)
     h, w = pix.shape[:2]
     rgb = to_rgb_float(pix)
-    s = 2 * DECODE / max(h, w)
+    s = MAX_SIDE / max(h, w)
     if s < 1:
         rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return rgb, w, h
@@ -89,6 +103,75 @@ def thumbnail(rgb: np.ndarray, side: int = ix.THUMB) -> bytes:
     ok, buf = cv2.imencode(".jpg", (np.clip(small[:, :, ::-1], 0, 1) * 255 + 0.5).astype(np.uint8),
                            [cv2.IMWRITE_JPEG_QUALITY, 85])
     return buf.tobytes() if ok else b""
+
+
+_ERRORS = (OSError, ValueError, SyntaxError, DarkroomError, cv2.error)  # PIL: OSError/SyntaxError/ValueError
+
+
+def _reason(e: BaseException) -> str:
+    return e.message if isinstance(e, DarkroomError) else f"unreadable ({e})"
+
+
+@dataclass
+class _Prepared:
+    """A photo read and preprocessed off the main thread: its row (embedding still zero) and
+    the two backbone inputs; or ``same`` (touched, same bytes); or ``error`` (a reason)."""
+
+    row: ix.Row | None = None
+    square: np.ndarray | None = None
+    edges: np.ndarray | None = None
+    same: bool = False
+    error: str = ""
+
+
+def _prepare(f: Path, size: int, mtime_ns: int, digest: str | None, old_hash: str | None,
+             model: str) -> _Prepared:
+    """Hash (unless ``digest`` is known), decode, edge map, squared photo and thumbnail of one
+    file; never raises for a damaged file (``error``)."""
+    try:
+        if digest is None:
+            digest = ix.file_hash(f)
+            if digest == old_hash:
+                return _Prepared(same=True)
+        rgb, w, h = load_photo(f)
+        square, edges = photo_inputs(rgb)
+        row = ix.Row(str(f), size, mtime_ns, digest, w, h, np.zeros(EMB_DIM, np.float32),
+                     thumbnail(rgb), model)
+        return _Prepared(row, square, edges)
+    except _ERRORS as e:
+        return _Prepared(error=_reason(e))
+
+
+def _pipelined(jobs: list[Callable[[], _Prepared]], cancelled: Callable[[], bool]
+               ) -> Iterator[tuple[int, list[_Prepared]]]:
+    """Run ``jobs`` in ``BATCH``-sized batches on one worker thread, the next batch's files
+    read while the caller embeds the current one (decoding and edge maps release the GIL, so
+    on two cores they overlap the backbone pass): yields ``(start, results)`` in order.
+    Cancellation is checked per photo; pending reads are dropped."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketch-read")
+    try:
+        submit = lambda a: [pool.submit(j) for j in jobs[a : a + BATCH]]  # noqa: E731
+        nxt = submit(0)
+        for start in range(0, len(jobs), BATCH):
+            cur, nxt = nxt, submit(start + BATCH)
+            out = []
+            for fut in cur:
+                check_cancel(cancelled)
+                out.append(fut.result())
+            check_cancel(cancelled)
+            yield start, out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _embed(prepared: list[_Prepared], device: str) -> list[ix.Row]:
+    """Fill in the embeddings of the prepared rows (one batched pass); the rows."""
+    ok = [p for p in prepared if p.row is not None]
+    if ok:
+        embs = embed_photo_inputs([p.square for p in ok], [p.edges for p in ok], device)  # type: ignore[misc]
+        for p, e in zip(ok, embs, strict=True):
+            p.row.embedding = e  # type: ignore[union-attr]
+    return [p.row for p in ok]  # type: ignore[misc]
 
 
 def index_folders(
@@ -109,29 +192,17 @@ def index_folders(
         n_stale = sum(1 for f, _, _ in todo if old.get(str(f), model) != model)
         if n_stale:
             progress(0.0, f"re-embedding {n_stale} photos indexed by an older sketch model")
-        for start in range(0, len(todo), BATCH):
-            rows: list[ix.Row] = []
-            pictures: list[np.ndarray] = []
-            for f, st, old_hash in todo[start : start + BATCH]:
-                check_cancel(cancelled)
-                try:
-                    digest = ix.file_hash(f)
-                    if digest == old_hash:  # touched, same bytes: keep the embedding
-                        ix.touch(con, str(f), st)
-                        stats.unchanged += 1
-                        continue
-                    rgb, w, h = load_photo(f)
-                    pictures.append(rgb)
-                    rows.append(ix.Row(str(f), st.st_size, st.st_mtime_ns, digest, w, h,
-                                       np.zeros(EMB_DIM, np.float32), thumbnail(rgb), model))
-                except (OSError, ValueError, SyntaxError, DarkroomError, cv2.error) as e:
-                    # PIL raises OSError/SyntaxError/ValueError for damaged files.
-                    reason = e.message if isinstance(e, DarkroomError) else f"unreadable ({e})"
-                    stats.skipped.append((str(f), reason))
-            check_cancel(cancelled)
+        jobs = [partial(_prepare, f, st.st_size, st.st_mtime_ns, None, old_hash, model)
+                for f, st, old_hash in todo]
+        for start, prepared in _pipelined(jobs, cancelled):
+            for (f, st, _), p in zip(todo[start : start + BATCH], prepared, strict=True):
+                if p.same:  # touched, same bytes: keep the embedding
+                    ix.touch(con, str(f), st)
+                    stats.unchanged += 1
+                elif p.error:
+                    stats.skipped.append((str(f), p.error))
+            rows = _embed(prepared, device)
             if rows:
-                for r, e in zip(rows, embed_photos(pictures, device), strict=True):
-                    r.embedding = e
                 ix.store(con, rows)
             for r in rows:
                 if r.path not in old:
@@ -144,6 +215,16 @@ def index_folders(
             progress(done / max(1, len(todo)), f"indexed {done}/{len(todo)} photos")
     progress(1.0, "index up to date")
     return stats
+
+
+def _prepare_stale(p: str, meta: tuple[int, int, str], model: str) -> _Prepared:
+    try:
+        f = Path(p)
+        st = f.stat()
+        same = st.st_size == meta[0] and st.st_mtime_ns == meta[1]
+    except _ERRORS as e:
+        return _Prepared(error=_reason(e))
+    return _prepare(f, st.st_size, st.st_mtime_ns, meta[2] if same else None, None, model)
 
 
 def refresh(con: sqlite3.Connection, device: str, progress: Callable[[float, str], None],
@@ -160,29 +241,13 @@ def refresh(con: sqlite3.Connection, device: str, progress: Callable[[float, str
         return stats
     meta = {p: (s, m, h) for p, s, m, h in con.execute(
         "SELECT path, size, mtime_ns, hash FROM photos")}
-    for start in range(0, len(todo), BATCH):
-        rows: list[ix.Row] = []
-        pictures: list[np.ndarray] = []
-        gone: list[str] = []
-        for p in todo[start : start + BATCH]:
-            check_cancel(cancelled)
-            try:
-                f = Path(p)
-                st = f.stat()
-                digest = ix.file_hash(f) if st.st_size != meta[p][0] \
-                    or st.st_mtime_ns != meta[p][1] else meta[p][2]
-                rgb, w, h = load_photo(f)
-                pictures.append(rgb)
-                rows.append(ix.Row(p, st.st_size, st.st_mtime_ns, digest, w, h,
-                                   np.zeros(EMB_DIM, np.float32), thumbnail(rgb), model))
-            except (OSError, ValueError, SyntaxError, DarkroomError, cv2.error) as e:
-                reason = e.message if isinstance(e, DarkroomError) else f"unreadable ({e})"
-                stats.skipped.append((p, reason))
-                gone.append(p)
-        check_cancel(cancelled)
+    jobs = [partial(_prepare_stale, p, meta[p], model) for p in todo]
+    for start, prepared in _pipelined(jobs, cancelled):
+        gone = [p for p, r in zip(todo[start : start + BATCH], prepared, strict=True) if r.error]
+        stats.skipped += [(p, r.error) for p, r in zip(todo[start : start + BATCH], prepared,
+                                                       strict=True) if r.error]
+        rows = _embed(prepared, device)
         if rows:
-            for r, e in zip(rows, embed_photos(pictures, device), strict=True):
-                r.embedding = e
             ix.store(con, rows)
             stats.reembedded += len(rows)
         if gone:

@@ -152,7 +152,8 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2"  #: stored with every index row (see :mod:`.index`)
+VERSION = "sketch-v2.1"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
+#: decoded at 1/8 scale where the longest side stays ≥ 256 px (slightly different edge maps)
 SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]

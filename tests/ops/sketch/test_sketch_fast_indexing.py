@@ -1,0 +1,115 @@
+"""Indexing speed-ups that must not change what is computed: the folded backbone, the reduced
+JPEG decode, and reading the next batch on a worker thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from darkroom.errors import Cancelled
+from darkroom.ops.sketch import embed, library
+from darkroom.ops.sketch import model as M
+from darkroom.ops.sketch.fastnet import fast_backbone
+
+
+@pytest.mark.parametrize("side", [192, 191, 100])
+def test_folded_backbone_computes_the_same_taps(side: int) -> None:
+    net = embed._backbone("cpu")
+    fast = fast_backbone(net, "cpu")
+    x = torch.rand(3, 3, side, side, generator=torch.Generator().manual_seed(side))
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        ref = net.features(x, M.LAYERS2)
+        got = fast.features(x, M.LAYERS2)
+        assert set(fast.features(x, M.LAYERS)) == set(M.LAYERS)  # stops before the head
+    for k in M.LAYERS2:
+        assert got[k].shape == ref[k].shape
+        torch.testing.assert_close(got[k], ref[k], atol=1e-3, rtol=1e-4)
+    # The shared backbone (style transfer trains through it) is left as it was.
+    assert net._bn0.running_var.abs().sum() > 0 and net._conv_stem.bias is None
+
+
+def test_fast_and_exact_features_agree_and_edge_rows_skip_the_head() -> None:
+    rng = np.random.default_rng(0)
+    imgs = [rng.random((M.INPUT, M.INPUT)).astype(np.float32) for _ in range(3)]
+    exact = embed.features(imgs, exact=True)
+    fast = embed.features(imgs)
+    torch.testing.assert_close(fast, exact, atol=1e-3, rtol=1e-4)
+    edge = embed.features(imgs, head=False)
+    torch.testing.assert_close(edge[:, :M.SPATIAL], exact[:, :M.SPATIAL], atol=1e-3, rtol=1e-4)
+    assert not edge[:, M.SPATIAL:].any()
+
+
+def test_photo_inputs_embedding_equals_embed_photos() -> None:
+    rng = np.random.default_rng(1)
+    rgbs = [rng.random((120, 170, 3)).astype(np.float32) for _ in range(2)]
+    pairs = [embed.photo_inputs(r) for r in rgbs]
+    a = embed.embed_photos(rgbs)
+    b = embed.embed_photo_inputs([p for p, _ in pairs], [e for _, e in pairs])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(2400, 1600), (1600, 2400), (1000, 300), (200, 150)])
+def test_big_jpegs_are_decoded_at_the_smallest_dct_scale_that_keeps_256_px(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    p = tmp_path / "p.jpg"
+    PILImage.new("RGB", size, (90, 120, 200)).save(p, quality=90)
+    rgb, w, h = library.load_photo(p)
+    assert (w, h) == size
+    longest = max(rgb.shape[:2])
+    assert longest >= min(library.DECODE, max(size))
+    assert longest < 2 * library.DECODE or max(size) == longest  # not a larger scale than needed
+    assert rgb.shape[1] >= rgb.shape[0] if size[0] >= size[1] else rgb.shape[1] < rgb.shape[0]
+
+
+def _folder(tmp_path: Path, n: int) -> Path:
+    d = tmp_path / "photos"
+    d.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(n):
+        a = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+        a[20:70, 30 + i * 5 : 80 + i * 5] = (40, 180, 230)
+        PILImage.fromarray(a).save(d / f"{i}.jpg", quality=90)
+    return d
+
+
+def test_pipelined_indexing_stores_what_embed_photos_computes(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _folder(tmp_path, 5)
+    monkeypatch.setattr(library, "BATCH", 2)  # three batches: the worker reads ahead
+    idx = tmp_path / "i.sqlite"
+    st = library.index_folders(idx, [str(d)], "cpu", lambda f, s: None, lambda: False)
+    assert st.added == 5 and not st.skipped
+    from darkroom.ops.sketch import index as ix
+    with ix.connect(idx) as con:
+        got = {Path(p).name: np.frombuffer(e, "<f2").astype(np.float32)
+               for p, e in con.execute("SELECT path, embedding FROM photos")}
+    files = sorted(d.glob("*.jpg"))
+    want = embed.embed_photos([library.load_photo(f)[0] for f in files])
+    for f, w in zip(files, want, strict=True):
+        np.testing.assert_allclose(got[f.name], w, atol=2e-3)
+
+
+def test_cancel_while_the_worker_reads_ahead_keeps_committed_batches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _folder(tmp_path, 5)
+    monkeypatch.setattr(library, "BATCH", 2)
+    idx = tmp_path / "i.sqlite"
+    calls = {"n": 0}
+
+    def cancelled() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3  # 2 per-photo checks + 1 before committing batch one
+
+    with pytest.raises(Cancelled):
+        library.index_folders(idx, [str(d)], "cpu", lambda f, s: None, cancelled)
+    from darkroom.ops.sketch import index as ix
+    with ix.connect(idx) as con:
+        assert con.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 2
+    st = library.index_folders(idx, [str(d)], "cpu", lambda f, s: None, lambda: False)
+    assert st.added == 3
