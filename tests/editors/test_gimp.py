@@ -130,7 +130,7 @@ def test_gimp_front_door_menu_and_jobs(inside):
                  "open_stack_relit"):
         assert name in report["checks"], f"check {name} did not run: {report}"
     assert "assertion" not in stderr or "menu_label" not in stderr, stderr[-2000:]
-    pluginrc = (home / ".config/GIMP/3.0/pluginrc").read_text()
+    pluginrc = (home / ".config/GIMP/3.0/pluginrc").read_bytes().decode("utf-8", "replace")
     for proc in report["procedures"]:
         entry = pluginrc[pluginrc.index(f'"{proc}"'):]
         entry = entry[:entry.find("(proc-def", 10) if "(proc-def" in entry[10:] else None]

@@ -257,8 +257,9 @@ def run():
         kids = [c.name() for c in sgroup.childNodes()]
         check("open_stack_layers", len(kids) == CFG["stack_n"]
               and all(k.startswith("light ") and len(k.split()) == 4 for k in kids), kids)
-        check("open_stack_note", any("shiny sphere" in m for m in report["messages"]),
-              report["messages"][-2:])
+        # what the user is told (recorded before its message box shows)
+        check("open_stack_note", any("shiny sphere" in m for m in ctl.messages),
+              ctl.messages[-2:])
         check("open_stack_shown", app.activeDocument() is not None
               and app.activeDocument().fileName() == sdoc.fileName()
               and app.activeDocument().name() == sdoc.name(), app.activeDocument())
