@@ -273,12 +273,14 @@ def draft_timing(device: str, pair: dict[str, np.ndarray], repeats: int) -> dict
     c = cv2.resize(pair["content"], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
     imgs = [Image(c, role="content"), Image(pair["style"], role="style")]
     run(device, imgs, quality="draft")  # warm: network and code paths loaded
+    load = os.getloadavg()[0]  # the CPU is shared: the 1-minute load average puts times in context
     drafts = [run(device, imgs, quality="draft")[1] for _ in range(repeats)]
     _, standard, mem = run(device, imgs, quality="standard")
     out = {"pixels": int(c.shape[0] * c.shape[1]),
            "draft_seconds_median": round(float(np.median(drafts)), 2),
            "draft_seconds_max": round(float(np.max(drafts)), 2),
            "draft_runs": len(drafts), "standard_seconds": round(standard, 2),
+           "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
            "standard_peak_mb": round(mem / 2**20)}
     print("draft 1 MP", out, flush=True)
     return out
