@@ -7,7 +7,8 @@ HOG, all in the same run.
   ``HELD_OUT`` (gallery = all their 500 photos, queries = all their 500 sketches): category
   precision@10 and mAP (relevant = same category), instance acc@1/acc@10 (rank of the photo
   the sketch was drawn from). Models: *new* (the shipped ``sketch_v2.pt``, as the search runs
-  it, query expansion included; and without query expansion), *previous* (version 1 heads,
+  it, query expansion and shape re-ranking included; without the re-ranking; without query
+  expansion), *previous* (version 1 heads,
   sketch vs photo edge map, read from git), *frozen* (the backbone's pooled features of
   sketch and photograph, cosine, no fitted part), *HOG* (sketch vs photo edge map).
 * QMUL shoes: the last 100 pairs of ``qmul_shoes_train`` (fitted on by no model), each
@@ -99,12 +100,16 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     qs, qe = c["q_s"][-T.QMUL_HELD:].float(), c["q_e"][-T.QMUL_HELD:].float()
     out: dict = {}
     new = load_heads("cpu")
+    kw = new.rank_params()
     m, beta = new.qe()
     g = new.photo(te["p"], te["e"]).numpy()
     q = new.sketch(te["s"]).numpy()
     gq, qq = new.photo(qe, qe).numpy(), new.sketch(qs).numpy()
-    out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=m, qe_beta=beta)), te),
-                  "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=m, qe_beta=beta)))}
+    out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
+                  "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
+    out["new_without_shape_rerank"] = {
+        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=m, qe_beta=beta)), te),
+        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=m, qe_beta=beta)))}
     out["new_without_query_expansion"] = {
         **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=0)), te),
         "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=0)))}
@@ -211,7 +216,9 @@ def daemon_latency(index: Path, sketch: Path, repeats: int = 10) -> dict:
 
 
 def search_latency(tmp: Path, n: int, queries: int = 50) -> dict:
-    """Ranking over ``n`` stored embeddings (cached matrix, query expansion included)."""
+    """Ranking over ``n`` stored embeddings (cached matrix, query expansion and shape
+    re-ranking included)."""
+    kw = load_heads("cpu").rank_params()
     path = tmp / "big.sqlite"
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(n, M.EMB_DIM)).astype(np.float32)
@@ -224,7 +231,7 @@ def search_latency(tmp: Path, n: int, queries: int = 50) -> dict:
         times = []
         for q in qs:
             t0 = time.perf_counter()
-            library.top_k_scores(M.rank_scores(q[None], m), 10)
+            library.top_k_scores(M.rank_scores(q[None], m, **kw), 10)
             times.append(time.perf_counter() - t0)
     return {"n": n, "rank_ms_per_sketch": round(1000 * statistics.median(times), 2)}
 
@@ -401,7 +408,7 @@ def main() -> None:
                       lambda p: shutil.copy(tmp / "sheet.png", p), commit=not args.quick, photo=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for name in ("new", "new_without_query_expansion", "previous_v1", "frozen_backbone_no_heads", "hog"):
+    for name in ("new", "new_without_shape_rerank", "new_without_query_expansion", "previous_v1", "frozen_backbone_no_heads", "hog"):
         if name in q:
             r = q[name]
             print(f"{name:30s} p@10 {r['p@10']:.3f} mAP {r['mAP']:.3f} acc@1 {r['acc@1']:.3f} "

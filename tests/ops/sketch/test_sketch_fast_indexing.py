@@ -113,3 +113,39 @@ def test_cancel_while_the_worker_reads_ahead_keeps_committed_batches(
         assert con.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 2
     st = library.index_folders(idx, [str(d)], "cpu", lambda f, s: None, lambda: False)
     assert st.added == 3
+
+
+# ---- shape re-ranking of the short list --------------------------------------------------------
+
+def test_shape_rerank_reorders_only_the_top_k_and_keeps_their_scores() -> None:
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(4, M.EMB_DIM)).astype(np.float32)
+    q[:, -M.K_PHOTO:] = 0
+    g = rng.normal(size=(40, M.EMB_DIM)).astype(np.float32)
+    base = M.rank_scores(q, g, qe_m=5, qe_beta=0.5)
+    rr = M.rank_scores(q, g, qe_m=5, qe_beta=0.5, rerank_k=10, rerank_gamma=100.0)
+    fine = slice(M.K_SEM, M.K_SEM + M.K_FINE)
+    for i in range(len(q)):
+        top = set(np.argsort(-base[i])[:10])
+        assert set(np.argsort(-rr[i])[:10]) == top  # same short list: p@10, acc@10 unchanged
+        np.testing.assert_allclose(np.sort(rr[i])[-10:], np.sort(base[i])[-10:])
+        rest = [j for j in range(40) if j not in top]
+        np.testing.assert_array_equal(rr[i, rest], base[i, rest])
+        # With a large weight the short list is in the order of the shape score.
+        order = np.argsort(-rr[i])[:10]
+        f = g[order][:, fine] @ q[i, fine]
+        assert np.all(np.diff(f) <= 1e-5)
+    off = M.rank_scores(q, g, qe_m=5, qe_beta=0.5, rerank_k=10, rerank_gamma=0.0)
+    np.testing.assert_array_equal(off, base)
+    assert M.rank_scores(q, g[:1], rerank_k=10, rerank_gamma=1.0).shape == (4, 1)
+
+
+def test_weights_without_the_rerank_buffers_still_load(tmp_path: Path) -> None:
+    sd = torch.load(embed.WEIGHTS, weights_only=True)
+    sd.pop("rr_k", None)
+    sd.pop("rr_gamma", None)
+    p = tmp_path / "old.pt"
+    torch.save(sd, p)
+    m = embed.load_heads("cpu", p)
+    assert m.rank_params()["rerank_k"] == 0
+    assert embed.load_heads("cpu").rank_params()["qe_m"] == m.rank_params()["qe_m"]

@@ -50,9 +50,13 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
             sd = {k: v.float() for k, v in load_state_dict_file(path).items()}
             emb = M.SketchModel()
             try:
-                emb.load_state_dict(sd)
+                res = emb.load_state_dict(sd, strict=False)
             except RuntimeError as e:
                 raise ModelUnavailable(f"'{path.name}' does not fit the sketch heads: {e}") from e
+            # Weights from before the shape re-ranking lack its two buffers: it stays off.
+            bad = [k for k in res.missing_keys if k not in ("rr_k", "rr_gamma")] + res.unexpected_keys
+            if bad:
+                raise ModelUnavailable(f"'{path.name}' does not fit the sketch heads: {bad[:5]}")
             emb = emb.eval().requires_grad_(False).to(device)
             _cache[key] = emb
     return emb

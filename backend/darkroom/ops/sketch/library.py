@@ -278,8 +278,8 @@ def search_many(index_path: str | Path, sketch_grays: list[np.ndarray], k: int, 
 
     Rows embedded by an older model are first embedded again (:func:`refresh`, with
     ``progress``). The sketches are embedded in backbone batches and ranked with two matrix
-    products (:func:`darkroom.ops.sketch.model.rank_scores`: cross-domain score, then query
-    expansion)."""
+    products (:func:`darkroom.ops.sketch.model.rank_scores`: cross-domain score, query
+    expansion, shape re-ranking of the short list)."""
     prog = progress or (lambda f, s: None)
     canc = cancelled or (lambda: False)
     with ix.connect(index_path) as con:
@@ -289,8 +289,7 @@ def search_many(index_path: str | Path, sketch_grays: list[np.ndarray], k: int, 
             refresh(con, device, prog, canc)
         paths, emb = ix.matrix(con, str(Path(index_path).resolve()), EMB_DIM, model_version())
         q = embed_sketches(sketch_grays, device)
-        m, beta = load_heads(device).qe()
-        idx, scores = top_k_scores(M.rank_scores(q, emb, qe_m=m, qe_beta=beta), k)
+        idx, scores = top_k_scores(M.rank_scores(q, emb, **load_heads(device).rank_params()), k)
         hits = sorted({paths[i] for row in idx for i in row})
         thumbs: dict[str, bytes] = {}
         for start in range(0, len(hits), 500):  # SQLite's limit on bound parameters

@@ -357,6 +357,9 @@ class SketchModel(nn.Module):
         self.register_buffer("w_sem", torch.tensor(0.5))
         self.register_buffer("qe_m", torch.tensor(5))
         self.register_buffer("qe_beta", torch.tensor(1.0))
+        # Shape re-ranking of the top ``rr_k`` (see :func:`rank_scores`); 0: off.
+        self.register_buffer("rr_k", torch.tensor(0))
+        self.register_buffer("rr_gamma", torch.tensor(0.0))
 
     def _z(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
@@ -408,21 +411,48 @@ class SketchModel(nn.Module):
     def qe(self) -> tuple[int, float]:
         return int(self.qe_m), float(self.qe_beta)
 
+    def rank_params(self) -> dict[str, float]:
+        """The keyword arguments of :func:`rank_scores` this model was fitted with."""
+        return {"qe_m": int(self.qe_m), "qe_beta": float(self.qe_beta),
+                "rerank_k": int(self.rr_k), "rerank_gamma": float(self.rr_gamma)}
+
 
 def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO, qe_m: int = 5,
-                qe_beta: float = 1.0, alpha: float = 3.0) -> np.ndarray:
+                qe_beta: float = 1.0, alpha: float = 3.0, rerank_k: int = 0,
+                rerank_gamma: float = 0.0) -> np.ndarray:
     """(Q, G) ranking scores of sketch embeddings against photo embeddings (both from
     :class:`SketchModel`, float32 numpy): the cross-domain dot product, plus ``qe_beta`` ×
     the photo-to-photo similarity to the α-weighted mean of each query's ``qe_m`` best photos
     (query expansion; ``qe_m = 0`` turns it off). Divided by ``1 + qe_beta``: scores stay in
-    −1…1. Costs two (Q, G) matrix products."""
+    −1…1. Costs two (Q, G) matrix products.
+
+    Shape re-ranking (``rerank_k``, ``rerank_gamma``): the query expansion pulls in photos
+    *of the drawn kind*, which is what category search wants but blurs which of them is the
+    drawn *instance* (a shoe among shoes). The ``rerank_k`` best photos are therefore put in
+    the order of ``score + rerank_gamma · fine`` (``fine``: the dot product of the stored shape
+    parts, the 4×4 edge-map features), and keep the ``rerank_k`` best scores as a set in
+    that order: which photos are in the top ``rerank_k`` — and so precision and acc@k for
+    k ≥ ``rerank_k`` — does not change, only their order (re-ranking of a short list, as in
+    Radenović et al. 2018's spatial verification step)."""
     cross = queries[:, :-k_photo] @ gallery[:, :-k_photo].T
     if qe_m <= 0 or qe_beta <= 0 or gallery.shape[0] == 0:
-        return cross
-    m = min(qe_m, gallery.shape[0])
-    top = np.argpartition(-cross, m - 1, axis=1)[:, :m]
-    wts = np.clip(np.take_along_axis(cross, top, 1), 0, None) ** alpha + 1e-12
-    ph = gallery[:, -k_photo:]
-    q2 = np.einsum("qm,qmd->qd", wts, ph[top])
-    q2 /= np.linalg.norm(q2, axis=1, keepdims=True) + 1e-12
-    return (cross + qe_beta * (q2 @ ph.T)) / (1 + qe_beta)
+        out = cross
+    else:
+        m = min(qe_m, gallery.shape[0])
+        top = np.argpartition(-cross, m - 1, axis=1)[:, :m]
+        wts = np.clip(np.take_along_axis(cross, top, 1), 0, None) ** alpha + 1e-12
+        ph = gallery[:, -k_photo:]
+        q2 = np.einsum("qm,qmd->qd", wts, ph[top])
+        q2 /= np.linalg.norm(q2, axis=1, keepdims=True) + 1e-12
+        out = (cross + qe_beta * (q2 @ ph.T)) / (1 + qe_beta)
+    k = min(rerank_k, gallery.shape[0])
+    if k > 1 and rerank_gamma > 0:
+        out = np.array(out, dtype=np.float32, copy=True)
+        fine = slice(K_SEM, K_SEM + K_FINE)
+        top = np.argpartition(-out, k - 1, axis=1)[:, :k]  # (Q, k), any order
+        s_top = np.take_along_axis(out, top, 1)
+        f_top = np.einsum("qd,qkd->qk", queries[:, fine], gallery[:, fine][top])
+        new_order = np.argsort(-(s_top + rerank_gamma * f_top), axis=1, kind="stable")
+        values = -np.sort(-s_top, axis=1)  # the k best scores, best first
+        np.put_along_axis(out, np.take_along_axis(top, new_order, 1), values, 1)
+    return out
