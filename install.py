@@ -147,7 +147,9 @@ def gimp_python(root: Path = Path("/")) -> EditorPython | None:
     libdirs = [_inside(root, d) for d in ("usr/lib", "usr/lib64", "usr/local/lib", "app/lib",
                                           "lib", "files/lib")]
     for d in libdirs:
-        for interp in sorted(d.glob("**/gimp/3.0/interpreters/*.interp")) if d.is_dir() else []:
+        found = [*d.glob("gimp/3.0/interpreters/*.interp"),
+                 *d.glob("*/gimp/3.0/interpreters/*.interp")] if d.is_dir() else []
+        for interp in sorted(found):
             for line in interp.read_text(encoding="utf-8", errors="replace").splitlines():
                 m = re.match(r"\s*(python3?)=(\S+)", line)
                 if m:
