@@ -51,8 +51,8 @@ import publish  # noqa: E402
 from darkroom.images import read_image, write_image  # noqa: E402
 from darkroom.models.backbones import load_state_dict_file  # noqa: E402
 from darkroom.ops import registry  # noqa: E402
+from darkroom.ops.sketch import embed, library  # noqa: E402
 from darkroom.ops.sketch import index as ix  # noqa: E402
-from darkroom.ops.sketch import library  # noqa: E402
 from darkroom.ops.sketch import model as M  # noqa: E402
 from darkroom.ops.sketch.embed import load_heads  # noqa: E402
 from darkroom.ops.sketch.hog import hog  # noqa: E402
@@ -284,14 +284,22 @@ def indexing(data: Path, tmp: Path, n: int) -> dict:
     make_photo_folder(data, tmp / "photos", n)
     prev = previous_library(tmp)
     runs: dict[str, list[float]] = {"previous": [], "current": []}
+    variants = [("previous", prev), ("current", library)]
+    if embed._bf16_native():  # the opt-in DARKROOM_SKETCH_BF16=1 mode, where the CPU has it
+        runs["current_bf16"] = []
+        variants.append(("current_bf16", library))
     stats = None
     for rep in range(2):
-        for name, lib in (("previous", prev), ("current", library)):
+        for name, lib in variants:
             if lib is None:
                 continue
             db = tmp / f"{name}{rep}.sqlite"
+            saved, embed.BF16 = embed.BF16, name == "current_bf16"
             t0 = time.perf_counter()
-            st = lib.index_folders(db, [str(tmp / "photos")], "cpu", lambda f, s: None, lambda: False)
+            try:
+                st = lib.index_folders(db, [str(tmp / "photos")], "cpu", lambda f, s: None, lambda: False)
+            finally:
+                embed.BF16 = saved
             runs[name].append(n / (time.perf_counter() - t0))
             if name == "current":
                 stats = st
@@ -308,6 +316,34 @@ def indexing(data: Path, tmp: Path, n: int) -> dict:
                             np.frombuffer(eb[k], "<f2").astype(np.float32))) / 2 for k in sorted(ea)]
         out["embedding_cosine_previous_vs_current"] = {"mean": round(float(np.mean(cos)), 4),
                                                        "min": round(float(np.min(cos)), 4)}
+    if runs.get("current_bf16"):
+        out["bf16_index_photos_per_s"] = round(max(runs["current_bf16"]), 1)
+    return out
+
+
+def bf16_quality(c: dict, T, data: Path) -> dict | None:  # type: ignore[no-untyped-def]
+    """Held-out figures with the photos' backbone passes in bfloat16 (the opt-in mode), from
+    the held-out photos themselves (sketch rows from the cache, as in :func:`quality`)."""
+    if not embed._bf16_native():
+        return None
+    te = T.split(c, list(T.HELD_OUT))
+    d = T.sketchy_files(data / "sketchy_train")
+    pe = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1].astype(np.float32) / 255.0)
+          for i in te["p_idx"].tolist()]
+    heads = load_heads("cpu")
+    q = heads.sketch(te["s"]).numpy()
+    out = {}
+    for name, bf in (("float32", False), ("bfloat16", True)):
+        saved, embed.BF16 = embed.BF16, bf
+        try:
+            g = embed.embed_photo_inputs([a for a, _ in pe], [b for _, b in pe])
+        finally:
+            embed.BF16 = saved
+        g = g.astype(np.float16).astype(np.float32)  # as the index stores them
+        out[name] = _metrics(torch.from_numpy(M.rank_scores(q, g, **heads.rank_params())), te)
+        out[f"_{name}"] = g
+    cos = (out.pop("_float32") * out.pop("_bfloat16")).sum(1) / 2
+    out["embedding_cosine"] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
     return out
 
 
@@ -376,6 +412,7 @@ def main() -> None:
         daemon = daemon_latency(run["index"], run["sketches"][0])
         lat = search_latency(tmp, 10_000 if args.quick else 100_000)
         idx = indexing(args.data, tmp / "ix", 20 if args.quick else 64)
+        bf16 = bf16_quality(c, T, args.data)
         n = q["new"]
         report = {
             "machine": "2-core shared CPU (other engineers running jobs at the same time), torch "
@@ -390,6 +427,7 @@ def main() -> None:
             "daemon_one_sketch": daemon,
             "search_100k": lat,
             "indexing": idx,
+            "bf16_opt_in_heldout": bf16,
             "weights_mib": round((REPO / "backend/darkroom/ops/sketch/weights/sketch_v2.pt").stat().st_size / 2**20, 2),
             "goals": GOALS,
         }
@@ -415,6 +453,7 @@ def main() -> None:
                   f"acc@10 {r['acc@10']:.3f} | qmul acc@1 {r['qmul']['acc@1']:.2f} acc@10 {r['qmul']['acc@10']:.2f}")
     print("pipeline:", run_res)
     print("daemon:", daemon, "| 100k:", lat, "| indexing:", idx)
+    print("bf16 (opt-in):", bf16)
     print("goals met:", report["goals_met"])
 
 

@@ -149,3 +149,16 @@ def test_weights_without_the_rerank_buffers_still_load(tmp_path: Path) -> None:
     m = embed.load_heads("cpu", p)
     assert m.rank_params()["rerank_k"] == 0
     assert embed.load_heads("cpu").rank_params()["qe_m"] == m.rank_params()["qe_m"]
+
+
+@pytest.mark.skipif(not embed._bf16_native(), reason="this CPU has no native bfloat16")
+def test_opt_in_bf16_embeddings_stay_close_to_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    rgbs = [(rng.random((130, 170, 3)) * 0.3 + np.linspace(0, 0.6, 170)[None, :, None]).astype(np.float32)
+            for _ in range(3)]
+    monkeypatch.setattr(embed, "BF16", False)
+    a = embed.embed_photos(rgbs)
+    monkeypatch.setattr(embed, "BF16", True)
+    b = embed.embed_photos(rgbs)
+    assert b.dtype == np.float32
+    assert np.all((a * b).sum(1) / 2 > 0.98)

@@ -2,8 +2,9 @@
 embedding, shared by the daemon ops and the CLI.
 
 * :func:`index_folders` — walk → plan (what changed) → for each batch of ``BATCH`` photos:
-  decode at reduced size, edge map, embed, thumbnail → commit the batch. Corrupt files are
-  listed with a reason and skipped; cancellation keeps every committed batch.
+  decode at reduced size, edge map, thumbnail (on a worker thread, one batch ahead) → embed
+  (two batched backbone passes) → commit the batch. Corrupt files are listed with a reason
+  and skipped; cancellation keeps every committed batch.
 * :func:`refresh` — rows embedded by an older model (an index built before an update) are
   embedded again from their files, in committed batches with progress; search runs it first,
   so old and new embeddings are never compared.
