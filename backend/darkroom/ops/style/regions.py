@@ -50,7 +50,7 @@ MIN_SHARE = 0.04  #: regions below this share of the picture join a neighbour
 COLOUR_WEIGHT = 0.5  #: descriptor weight of colour against the (unit-norm) features
 POSITION_WEIGHT = 0.5  #: descriptor weight of position
 SMOOTHNESS = 0.5  #: Potts weight of a superpixel boundary (per unit of shared border)
-MIN_SIMILARITY = 0.25  #: cosine similarity below which a content region has no partner
+MIN_SIMILARITY = 0.25  #: pairing score (see :func:`pair`) below which there is no partner
 LAYOUT_WEIGHT = 0.5  #: weight of the layout overlap (soft IoU) in the pairing score
 LAYOUT = 16  #: side of the relative-position grid the layouts are compared on
 MIN_PARTNER_SHARE = 0.02  #: style regions smaller than this share are not partners
@@ -167,7 +167,8 @@ def _potts(desc: np.ndarray, colour: np.ndarray, size: np.ndarray, adj: np.ndarr
            labels: np.ndarray, sweeps: int = 5) -> np.ndarray:
     """Iterated conditional modes on the superpixel graph: unary = squared distance to the
     region's mean descriptor (× the superpixel's size), pairwise = SMOOTHNESS × shared border
-    (relative to the mean border) × exp(−ΔLab² / 2σ²) for each neighbour in another region (contrast-sensitive Potts)."""
+    (relative to the mean border) × exp(−ΔLab² / 2σ²) for each neighbour in another region:
+    a contrast-sensitive Potts model, cheap where the colours change."""
     dlab = ((colour[:, None] - colour[None]) ** 2).sum(-1)
     sigma2 = max(float(np.median(dlab[adj > 0])) if (adj > 0).any() else 1.0, 1.0)
     border = adj / max(float(adj[adj > 0].mean()) if (adj > 0).any() else 1.0, 1e-6)
