@@ -133,9 +133,18 @@ class Preview:
         self.image, self.anchor, self.layer = image, anchor, None
         _, self.x, self.y = anchor.get_offsets()
         self.w, self.h = anchor.get_width(), anchor.get_height()
-        self.shown = 0
+        self.shown, self.broken = 0, False
 
     def show(self, px):
+        if self.broken:
+            return
+        try:
+            self._show(px)
+        except Exception:  # noqa: BLE001 - a preview must never fail the job
+            jobs.log.warning("preview not shown", exc_info=True)
+            self.broken = True
+
+    def _show(self, px):
         self.image.undo_freeze()
         try:
             self._remove()
