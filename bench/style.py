@@ -1,7 +1,7 @@
 """Style-transfer benchmark: quality and speed of ``style.transfer``, baselines in the same run.
 
     python bench/style.py [--quick] [--pairs in17,in58] [--size N] [--threads N] [--commit]
-                          [--dpst] [--scaling]
+                          [--dpst] [--scaling] [--skip regions,painterly,draft] [--name N]
 
 Comparisons (ratios are what count: the machines are shared and noisy):
 
@@ -320,6 +320,9 @@ def main() -> int:
     ap.add_argument("--scaling", action="store_true", help="also 24 MP against 1 MP")
     ap.add_argument("--skip", default="", help="comma-separated: regions, painterly, draft")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--name", default="style", help="output name: NAME.json and NAME.png (e.g. "
+                    "style-mrf with --skip regions,draft, so that a one-section run does not "
+                    "overwrite the full results)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -463,7 +466,7 @@ def main() -> int:
         "summary": summary, "pairs": per_pair, "painterly": painted, "draft_1MP": timing,
         "full_resolution": scaling, "speed_1MP": speed_1mp,
     }
-    publish.write(OUT, "style", result, lambda png: cv2.imwrite(
+    publish.write(OUT, args.name, result, lambda png: cv2.imwrite(
         str(png), cv2.cvtColor(sheet(rows), cv2.COLOR_RGB2BGR)), commit=args.commit, photo=True,
         indent=2)
     print(json.dumps(summary, indent=2))

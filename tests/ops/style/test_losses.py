@@ -56,3 +56,16 @@ def test_mrf_loss_zero_on_the_style_itself_and_matches_by_correlation():
     # A brighter copy matches the same patches (normalised correlation ignores the scale)
     # and is pulled back towards them.
     assert losses.mrf_loss(s * 1.5, patches).item() > 0.1
+
+
+def test_mrf_coverage_spreads_matches_over_the_style():
+    # Two style patches; both output patches lie nearest the first. Plain CNNMRF reuses it;
+    # the guided-correspondence rule sends the second output patch to the unused one.
+    style = torch.tensor([[1.0, 0.0], [1.0, 0.3]])
+    out = torch.tensor([[1.0, 0.0], [1.0, 0.05]])
+    assert losses.mrf_matches(out, style).tolist() == [0, 0]
+    assert losses.mrf_matches(out, style, coverage=1e-4).tolist() == [0, 1]
+    # The style itself still matches itself exactly: zero loss.
+    torch.manual_seed(0)
+    s = torch.rand(1, 4, 6, 6)
+    assert losses.mrf_loss(s, losses.style_patches(s), coverage=0.05).item() < 1e-10

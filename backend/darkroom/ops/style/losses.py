@@ -99,19 +99,40 @@ def style_patches(feat: torch.Tensor, size: int = 3, stride: int = 1) -> torch.T
     return p[0].t().contiguous()
 
 
-def mrf_loss(feat: torch.Tensor, patches: torch.Tensor, size: int = 3) -> torch.Tensor:
+def mrf_loss(feat: torch.Tensor, patches: torch.Tensor, size: int = 3,
+             coverage: float = 0.0) -> torch.Tensor:
     """CNNMRF loss (Li & Wand 2016, eqs. 2–3) of ``feat`` (1, C, h, w) against style
     ``patches`` (N_s, C·size²).
 
     Each output patch Ψ_i is matched to the style patch of highest normalised
     cross-correlation (the match is a constant: no gradient flows through the arg-max), and the
     loss is the mean squared distance to it, relative to the patches' mean square.
+
+    ``coverage`` > 0 replaces the plain nearest neighbour with the *guided correspondence*
+    normalisation of Zhou et al. 2023 ("Neural Texture Synthesis with Guided Correspondence",
+    §3.1, after Kolkin et al.'s relaxed EMD and Mechrez et al.'s contextual loss): with
+    d_ij = 1 − cos(Ψ_i, Φ_j), output patch i takes the style patch minimising
+    d_ij / (coverage + min_k d_kj). A style patch that some output patch already fits well is
+    made expensive for every other one, so the matches spread over the whole style instead of
+    reusing the few patches that fit a smooth photo best — the style's overall statistics
+    (palette, stroke density) are then reached. Smaller ``coverage`` spreads harder.
     """
     out = style_patches(feat, size)  # (N_o, D)
-    with torch.no_grad():
-        on = F.normalize(out, dim=1)
-        sn = F.normalize(patches, dim=1)
-        # Chunked so that N_o × N_s never has to exist at once for large maps.
-        idx = torch.cat([(c @ sn.t()).argmax(dim=1) for c in on.split(4096)])
-    target = patches[idx]
+    target = patches[mrf_matches(out.detach(), patches, coverage)]
     return F.mse_loss(out, target) / target.pow(2).mean().clamp_min(1e-8)
+
+
+@torch.no_grad()
+def mrf_matches(out: torch.Tensor, patches: torch.Tensor, coverage: float = 0.0
+                ) -> torch.Tensor:
+    """Index (N_o,) of the style patch each output patch (N_o, D) is matched to: highest
+    cosine, or with ``coverage`` > 0 the guided-correspondence rule of :func:`mrf_loss`."""
+    on = F.normalize(out, dim=1)
+    sn = F.normalize(patches, dim=1)
+    # Chunked so that N_o × N_s never has to exist at once for large maps.
+    if coverage <= 0:
+        return torch.cat([(c @ sn.t()).argmax(dim=1) for c in on.split(4096)])
+    colmin = torch.stack([(1 - c @ sn.t()).min(dim=0).values
+                          for c in on.split(4096)]).min(dim=0).values
+    scale = 1.0 / (coverage + colmin.clamp_min(0))
+    return torch.cat([((1 - c @ sn.t()) * scale).argmin(dim=1) for c in on.split(4096)])
