@@ -144,9 +144,11 @@ DEFAULT_WEIGHTS = {
     # match_colours) because EfficientNet's patches carry little colour. Coverage 0.2: the
     # guided-correspondence matching of Zhou et al. 2023 (losses.mrf_loss) instead of plain
     # nearest patches, which reused the few style patches that fit a smooth photo and gave a
-    # soft wood-grain smear. Judge ratio (grace_hopper / in14 / in00 at 384 px) 0.85 / 1.09 /
-    # 0.35 → 0.64 / 0.88 / 0.27, edge SSIM 0.50 / 0.33 / 0.39 → 0.45 / 0.26 / 0.36; the
-    # portrait takes the cloister's blue and brush strokes. Coverage 0.05 went further (0.53 /
+    # soft wood-grain smear. Judge ratio (grace_hopper / in14 / in00 at 384 px, bench run of
+    # bench/results/style-mrf.json) 0.85 / 1.09 / 0.35 → 0.65 / 0.89 / 0.28, edge SSIM
+    # 0.50 / 0.33 / 0.39 → 0.45 / 0.27 / 0.36; the portrait takes the cloister's blue and
+    # brush strokes, in00 the meadow's greens and sky. The variants below are from
+    # single-thread runs of the same setup (coverage 0.2 there: 0.64 / 0.88 / 0.27). Coverage 0.05 went further (0.53 /
     # 0.68 / 0.22) but pasted whole style objects (the cloister's tile panels into in14's sky,
     # the barn beside in00's pyramid) and lost more content (SSIM 0.37 / 0.20 / 0.30); a Gram
     # term (style 5) on top lowered the ratios more (0.47 / 0.54 / 0.17) at SSIM 0.35 / 0.17 /
