@@ -153,6 +153,8 @@ DEFAULT_WEIGHTS = {
     # the barn beside in00's pyramid) and lost more content (SSIM 0.37 / 0.20 / 0.30); a Gram
     # term (style 5) on top lowered the ratios more (0.47 / 0.54 / 0.17) at SSIM 0.35 / 0.17 /
     # 0.27; coverage 0.1 with content 1.5: 0.71 / 0.92 / 0.34 at SSIM 0.46 / 0.26 / 0.34.
+    # Coverage 0.1 (2 threads): 0.57 / 0.74 / 0.25 at SSIM 0.40 / 0.23 / 0.34, but tile-panel
+    # fragments appear in in14's sky and meadow texture in in00's: 0.2 is the last clean one.
     "mrf": Weights(style=0.0, content=0.6, tv=10.0, mrf=10.0, coverage=0.2),
 }
 
