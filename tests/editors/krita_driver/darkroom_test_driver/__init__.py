@@ -23,7 +23,9 @@ CFG = json.loads(os.environ.get("DRIVER_CONFIG", "{}"))
 OUT = os.environ.get("DRIVER_OUT", "/tmp/darkroom_driver.json")
 report = {"checks": {}, "errors": [], "log": [], "messages": []}
 STATE = {"moved": time.monotonic(), "step": "start", "fraction": -1.0, "dialogs": []}
-W, H = 48, 32
+# Big enough that the first (standard-quality) style job runs for a few seconds on a quiet
+# machine and streams several previews; a job that ends within one poll shows none.
+W, H = 320, 240
 
 
 def check(name, ok, detail=""):
@@ -171,7 +173,9 @@ def run():
             combo = dlg.findChild(object, "darkroom_style")
             report["style_default_" + ("first" if first else "second")] = combo.currentText()
             combo.setCurrentIndex(combo.findText("style"))
-            dlg.findChild(object, "darkroom_quality").setCurrentText("draft")
+            # standard first: long enough to watch its preview; then draft, the quick look
+            dlg.findChild(object, "darkroom_quality").setCurrentText(
+                "standard" if first else "draft")
             dlg.accept()
         STATE["dialogs"].append(fill)
         n = len(root.childNodes())
