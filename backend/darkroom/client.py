@@ -436,11 +436,6 @@ def _backend_json() -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def backend_command() -> list[str]:
-    """The command :func:`start_backend` runs (see :func:`backend_spec`)."""
-    return backend_spec()[0]
-
-
 def start_backend(command: list[str] | None = None) -> subprocess.Popen[bytes]:
     """Start the daemon detached from this process (it outlives the editor's plug-in); its
     output goes to :func:`start_log`, so a daemon that cannot start leaves the reason there."""

@@ -133,7 +133,7 @@ class Preview:
         self.image, self.anchor, self.layer = image, anchor, None
         _, self.x, self.y = anchor.get_offsets()
         self.w, self.h = anchor.get_width(), anchor.get_height()
-        self.shown, self.broken = 0, False
+        self.broken = False
 
     def show(self, px):
         if self.broken:
@@ -153,7 +153,6 @@ class Preview:
                                                                                 self.anchor))
             self.layer.scale(self.w, self.h, False)
             self.layer.set_offsets(self.x, self.y)
-            self.shown += 1
             Gimp.displays_flush()
         finally:
             self.image.undo_thaw()
