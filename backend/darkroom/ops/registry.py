@@ -21,7 +21,15 @@ metadata). It raises :class:`darkroom.errors.DarkroomError` subclasses for bad i
 :class:`darkroom.errors.Cancelled` (via :func:`darkroom.errors.check_cancel`) when cancelled.
 
 Op families register themselves when their ``darkroom.ops.<family>.op`` module is imported;
-:func:`load_all` imports every family (lazily: no model is loaded at import time).
+:func:`load_all` finds and imports every family (lazily: no model is loaded at import time).
+
+The registration is the op's **one description**: besides the parameters' types and ranges it
+says how a person meets the op — each parameter's ``label`` (and whether the editors show it),
+the ``images`` it takes (the selected layer, another layer or an image file, a light-stack
+group), the menu ``title`` and the ``result_prefix`` its result layers' names start with. The
+CLI's options (:mod:`darkroom.opcli`), GIMP's procedure arguments and Krita's dialogs are
+generated from it; ``daemon.ops`` and ``darkroom ops --json`` serve it (``install.py`` writes it
+beside each plugin, since GIMP registers procedures before any daemon runs).
 """
 
 from __future__ import annotations
@@ -29,9 +37,11 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import importlib
+import importlib.util
 import logging
 import math
 import os
+import pkgutil
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,14 +54,23 @@ from darkroom.errors import InvalidInput, InvalidParameter, NotFound, UnknownOp
 
 log = logging.getLogger(__name__)
 
-#: Modules that register ops on import. A family whose module fails to import is logged and
-#: skipped, so one broken family never takes the daemon down.
-FAMILY_MODULES: tuple[str, ...] = (
-    "darkroom.ops.debug",
-    "darkroom.ops.style.op",
-    "darkroom.ops.relight.op",
-    "darkroom.ops.sketch.op",
-)
+
+
+def family_modules() -> list[str]:
+    """The modules that register ops on import, found, not listed: every package under
+    ``darkroom.ops`` with an ``op`` module (``darkroom.ops.colour.op``) and every plain module
+    beside this one (``darkroom.ops.debug``). Adding a family is adding its package."""
+    import darkroom.ops as pkg
+
+    out = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name == "registry":
+            continue
+        if not info.ispkg:
+            out.append(f"darkroom.ops.{info.name}")
+        elif importlib.util.find_spec(f"darkroom.ops.{info.name}.op") is not None:
+            out.append(f"darkroom.ops.{info.name}.op")
+    return out
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -120,6 +139,11 @@ class Param:
     choices: Sequence[Any] | None = None
     required: bool = False
     path: str | None = None  #: one of PATH_KINDS, or None for plain values
+    label: str = ""  #: what the editors' dialogs call it ("" → the name, capitalised)
+    editor: bool = True  #: shown in the editors' dialogs (False: CLI and scripts only)
+    #: a ``list``/``dict`` parameter the editors take as one line of text, in this format
+    #: (``"lights"``: ``U,V[:R,G,B][@I]; …``, parsed by the plugins' ``darkroom_plugin.opdesc``)
+    text: str = ""
 
     def validate(self, value: Any, cwd: Path | None = None) -> Any:
         """Return the value (ints widened to float for float params, paths made absolute) or
@@ -194,8 +218,16 @@ class Param:
     def _bad(self, why: str) -> InvalidParameter:
         return InvalidParameter(f"Parameter '{self.name}' {why}.", field=self.name)
 
+    @property
+    def shown_label(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "help": self.help}
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "help": self.help,
+                             "label": self.shown_label, "editor": self.editor,
+                             "required": self.required}
+        if self.text:
+            d["text"] = self.text
         if not self.required:
             d["default"] = self.default
         for k in ("minimum", "maximum"):
@@ -208,6 +240,27 @@ class Param:
         return d
 
 
+#: Where an image input comes from in an editor (a CLI takes each as a file):
+#: ``active`` the selected layer (results go above it), ``layer`` another layer or an image
+#: file, ``stack`` the layers of the selected layer group (a light stack, read as linear light).
+IMAGE_SOURCES = ("active", "layer", "stack")
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image an op takes, by its wire ``role``: how the editors and the CLI ask for it."""
+
+    role: str
+    label: str = ""
+    source: str = "layer"  #: one of IMAGE_SOURCES
+    optional: bool = False
+    help: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"role": self.role, "label": self.label or self.role.replace("_", " ").capitalize(),
+                "source": self.source, "optional": self.optional, "help": self.help}
+
+
 @dataclass(frozen=True)
 class OpSpec:
     name: str
@@ -217,6 +270,9 @@ class OpSpec:
     inputs: str = ""
     min_images: int = 0
     max_images: int | None = None
+    title: str = ""  #: the editors' menu entry ("" → not in the editors' menus)
+    images: tuple[ImageInput, ...] = ()  #: the images, for the editors and the CLI
+    result_prefix: str = ""  #: the result layers' names start with this
 
     def validate_params(self, params: Any, cwd: Path | None = None) -> dict[str, Any]:
         """Check ``params`` against the schema; fill defaults. Unknown names are errors.
@@ -255,11 +311,19 @@ class OpSpec:
         for im in images:
             check_pixels(im.pixels, im.name or im.role)
 
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
     def describe(self) -> dict[str, Any]:
+        """The op's description as JSON (``daemon.ops``, ``darkroom ops --json``, the file
+        ``install.py`` writes beside each plugin)."""
         return {
             "name": self.name,
             "help": self.help,
             "inputs": self.inputs,
+            "title": self.title,
+            "images": [i.describe() for i in self.images],
+            "result_prefix": self.result_prefix,
             "params": [p.describe() for p in self.params],
         }
 
@@ -326,8 +390,15 @@ def register(
     inputs: str = "",
     min_images: int = 0,
     max_images: int | None = None,
+    title: str = "",
+    images: Sequence[ImageInput] = (),
+    result_prefix: str = "",
 ) -> Callable[[OpFn], OpFn]:
-    """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``)."""
+    """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``).
+    ``title``, ``images`` and ``result_prefix``: see :class:`OpSpec`."""
+    for i in images:
+        if i.source not in IMAGE_SOURCES:
+            raise ValueError(f"op {name}: image {i.role} has a bad source {i.source!r}")
 
     checked = []
     for p in params:
@@ -338,7 +409,8 @@ def register(
         checked.append(p)
 
     def deco(fn: OpFn) -> OpFn:
-        _REGISTRY[name] = OpSpec(name, fn, tuple(checked), help, inputs, min_images, max_images)
+        _REGISTRY[name] = OpSpec(name, fn, tuple(checked), help, inputs, min_images, max_images,
+                                 title, tuple(images), result_prefix)
         return fn
 
     return deco
@@ -348,7 +420,7 @@ def load_all() -> dict[str, OpSpec]:
     """Import every op family once; return the registry."""
     global _loaded
     if not _loaded:
-        for mod in FAMILY_MODULES:
+        for mod in family_modules():
             try:
                 importlib.import_module(mod)
             except ModuleNotFoundError as e:

@@ -33,6 +33,7 @@ from darkroom.errors import InvalidInput, InvalidParameter, check_cancel
 from darkroom.ops.registry import (
     CancelledFn,
     Image,
+    ImageInput,
     Param,
     ProgressFn,
     Result,
@@ -222,16 +223,34 @@ _QUALITY = Param("quality", "str", "standard", "draft, standard or best: ensembl
                  "¾, 2 and 3 minutes)", choices=tuple(QUALITY))
 
 
+def result_name(lights: list[dict[str, Any]]) -> str:
+    """The result layer's name: where its lights are (``Relit: light at (0.50, 0.50)``)."""
+    def one(light: dict[str, Any]) -> str:
+        xy = light.get("position") or light.get("direction") or []
+        return "(" + ", ".join(f"{float(v):.2f}" for v in xy) + ")"
+    if len(lights) == 1:
+        return f"Relit: light at {one(lights[0])}"
+    return f"Relit: {len(lights)} lights " + " ".join(one(light) for light in lights)
+
+
 @register(
     "relight.render",
     help="Render the scene of a light stack under new lights (Ren et al. 2015).",
     params=[
         Param("lights", "list", required=True, help='target lights: {"position": [u, v]} or '
-              '{"direction": [x, y, z]}, with optional "color": [r, g, b] and "intensity"'),
+              '{"direction": [x, y, z]}, with optional "color": [r, g, b] and "intensity"; '
+              "in the editors U,V (light plane, 0..1) or X,Y,Z (direction), then optionally "
+              ":R,G,B colour and @intensity, separated by ';', e.g. 0.2,0.8:1,0.8,0.6@1.5; "
+              "0.9,0.5", label="Target lights", text="lights"),
         _QUALITY,
     ],
     inputs="one layer per captured light, role 'stack', named 'light U V' or 'light X Y Z'",
     min_images=1,
+    title="Relight…",
+    images=(ImageInput("stack", "Light stack", "stack",
+                       help="the selected layer group: one photo per light, named 'light U V' "
+                       "or 'light X Y Z'"),),
+    result_prefix="Relit: ",
 )
 def render(images: list[Image], params: dict[str, Any], progress: ProgressFn,
            cancelled: CancelledFn) -> Result:
@@ -252,9 +271,8 @@ def render(images: list[Image], params: dict[str, Any], progress: ProgressFn,
                 "is an extrapolation." for i, t in enumerate(targets) if not interp.inside(t)]
     meta.update(render_seconds=time.perf_counter() - t0, warnings=warnings,
                 lights=len(parsed))
-    n = len(parsed)
     out = Image(_encode(total, stack.first), role="result",
-                name=f"Relit: {n} light{'s' if n != 1 else ''}", offset=stack.first.offset,
+                name=result_name(params["lights"]), offset=stack.first.offset,
                 colorspace=stack.first.colorspace)
     progress(1.0, "done", imgs.from_float(np.clip(
         imgs.linear_to_srgb(total[:: max(1, max(total.shape[:2]) // 256),

@@ -18,6 +18,7 @@ from darkroom.errors import InvalidInput, check_cancel
 from darkroom.ops.registry import (
     CancelledFn,
     Image,
+    ImageInput,
     Param,
     ProgressFn,
     Result,
@@ -94,17 +95,23 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
     "sketch.search",
     help="Find the photos in the index that best match a sketch (or each of several sketches).",
     params=[
-        Param("k", "int", default=10, minimum=1, maximum=50, help="how many photos to return"),
+        Param("k", "int", default=10, minimum=1, maximum=50, help="how many photos to return",
+              label="Matches"),
         Param("index", "str", default="", help="index file; empty = the default index",
-              path="new_file"),
+              path="new_file", editor=False),
         Param("size", "int", default=512, minimum=32, maximum=4096,
-              help="longest side of the returned photos, px"),
-        Param("return_images", "bool", default=True, help="return the photos as images"),
+              help="longest side of the returned photos, px", editor=False),
+        Param("return_images", "bool", default=True, help="return the photos as images",
+              editor=False),
     ],
     inputs="one or more sketch layers, role 'sketch' (dark strokes on a light or transparent "
            "background)",
     min_images=1,
     max_images=MAX_SKETCHES,
+    title="Sketch Search…",
+    images=(ImageInput("sketch", "Sketch", "active",
+                       help="dark strokes on a light or transparent background"),),
+    result_prefix="Sketch matches",
 )
 def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
               cancelled: CancelledFn) -> Result:

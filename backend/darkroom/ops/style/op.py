@@ -23,7 +23,15 @@ from darkroom import images as im
 from darkroom.errors import InvalidInput, InvalidParameter, check_cancel
 from darkroom.models import BACKBONES, load_backbone
 from darkroom.ops import registry
-from darkroom.ops.registry import CancelledFn, Image, Param, ProgressFn, Result, register
+from darkroom.ops.registry import (
+    CancelledFn,
+    Image,
+    ImageInput,
+    Param,
+    ProgressFn,
+    Result,
+    register,
+)
 from darkroom.ops.style import affine, colour, labels, regions, solve
 from darkroom.ops.style import grid as bgrid
 from darkroom.ops.style import laplacian as mlap
@@ -43,23 +51,38 @@ PARAMS = [
     Param("mode", "str", "photo", "photo (photorealistic), paint (Gatys) or mrf (CNNMRF)",
           choices=("photo", "paint", "mrf")),
     Param("method", "str", "fast", "photo mode: fast (affine bilateral grid, full resolution) "
-          "or dpst (Deep Photo Style Transfer, pixel optimisation)", choices=("fast", "dpst")),
+          "or dpst (Deep Photo Style Transfer, pixel optimisation)", choices=("fast", "dpst"),
+          editor=False),
     Param("strength", "float", 1.0, "0 keeps the content, 1 is the full transfer",
           minimum=0.0, maximum=1.0),
-    Param("preserve_colors", "bool", False, "transfer luminance only, keep the content's colours"),
+    Param("preserve_colors", "bool", False, "transfer luminance only, keep the content's colours",
+          label="Keep the content's colours"),
     Param("quality", "str", "standard", "iterations and working size",
           choices=("draft", "standard", "best")),
     Param("size", "int", 0, "working size: longest side in pixels (0: from quality)",
-          minimum=0, maximum=4096),
-    Param("backbone", "str", "efficientnet_lite0", "feature network", choices=BACKBONES),
-    Param("weights", "str", "", "weights file for the backbone (offline VGG19)"),
-    Param("seed", "int", 0, "random seed", minimum=0),
+          minimum=0, maximum=4096, editor=False),
+    Param("backbone", "str", "efficientnet_lite0", "feature network", choices=BACKBONES,
+          editor=False),
+    Param("weights", "str", "", "weights file for the backbone (offline VGG19)", editor=False),
+    Param("seed", "int", 0, "random seed", minimum=0, editor=False),
     Param("regions", "str", "auto", "without label maps: auto (pair regions found in both "
           "pictures) or none (the whole style everywhere); label maps, when given, win",
-          choices=("auto", "none")),
+          choices=("auto", "none"), label="Regions without label maps"),
     Param("return_regions", "bool", False, "also return the region maps (content- and "
-          "style-sized; paired regions share a colour, grey takes the whole style)"),
+          "style-sized; paired regions share a colour, grey takes the whole style)",
+          label="Also add the regions it paired (a layer)"),
 ]
+
+IMAGES = (
+    ImageInput("content", "Content", "active", help="the photo to restyle"),
+    ImageInput("style", "Style", "layer", help="the photo (or painting) whose look to take"),
+    ImageInput("content_labels", "Content labels", "layer", optional=True,
+               help="colour-coded regions of the content"),
+    ImageInput("style_labels", "Style labels", "layer", optional=True,
+               help="colour-coded regions of the style (same colours pair regions)"),
+    ImageInput("mask", "Mask", "layer", optional=True,
+               help="where to apply (white), content-sized"),
+)
 
 
 def _by_role(images: list[Image]) -> dict[str, Image]:
@@ -216,6 +239,9 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     "regions), mask (where to apply, content-sized)",
     min_images=2,
     max_images=5,
+    title="Photo Style Transfer…",
+    images=IMAGES,
+    result_prefix="Style: ",
 )
 def style_transfer(images: list[Image], params: dict[str, Any], progress: ProgressFn,
                    cancelled: CancelledFn) -> Result:
@@ -234,6 +260,9 @@ def style_transfer(images: list[Image], params: dict[str, Any], progress: Progre
     outs = [out]
     if params["return_regions"]:
         outs += _region_images(found, auto)
+        # the editors add the result and the content's regions (see-through, over it); the
+        # style's map is for the CLI's --save-regions
+        meta.update(layers=[0, 1], layer_opacity=[1.0, 0.6])
     return Result(outs, meta)
 
 
@@ -252,6 +281,6 @@ def _region_images(found: dict[str, Image], auto: regions.AutoRegions | None) ->
             rgb = regions.upscale_map(small, (h, w))
         else:
             rgb = np.full((h, w, 3), regions.FALLBACK_COLOUR, np.uint8)
-        out.append(Image(rgb, role=f"{role}_regions", name=f"Regions: {found[role].name or role}",
+        out.append(Image(rgb, role=f"{role}_regions", name=f"Style: regions of {found[role].name or role}",
                          offset=found[role].offset if role == "content" else (0, 0)))
     return out
