@@ -12,6 +12,9 @@
   wire, client, lightnames), the editor-independent ``darkroom_plugin`` package, and pyzmq for the
   editor's own Python in ``vendor/zmq-cpXY`` (a wheel fetched with pip, or a copy of this Python's
   pyzmq when the versions match and pip cannot reach an index).
+* Each plugin gets ``ops.json``: the ops' descriptions (``darkroom ops --json``), from which the
+  GIMP procedures and Krita's menu entries and dialogs are made (GIMP registers procedures before
+  any daemon runs); the plugins refresh it from a newer daemon.
 * ``<darkroom config>/backend.json`` tells the plugins how to start the daemon (this Python, which
   has torch), following the ``DARKROOM_HOME`` rules.
 
@@ -182,6 +185,7 @@ class Installer:
         self.offline = offline
         self.wheels = wheels  #: a folder of pyzmq wheels to take before asking an index
         self.made: list[str] = []
+        self._ops: str | None = None
 
     def say(self, msg: str) -> None:
         print(("[dry-run] " if self.dry else "") + msg)
@@ -205,6 +209,35 @@ class Installer:
         self.say(f"  vendored the client and darkroom_plugin into {vend}")
         self.record(vend / "darkroom" / "installed.json")
         self.vendor_zmq(vend / f"zmq-cp{pyver.replace('.', '')}", pyver)
+        self.describe_ops(target / "ops.json")
+
+    def describe_ops(self, path: Path) -> None:
+        """The ops' descriptions beside the plugin, from this Python's backend (the one the
+        plugins start), asked once per run."""
+        self.made.append(str(path))
+        if self.dry:
+            self.say(f"  would write the ops' descriptions to {path}")
+            return
+        if self._ops is None:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "backend"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            res = subprocess.run([sys.executable, "-m", "darkroom", "ops", "--json"], env=env,
+                                 capture_output=True, text=True)
+            try:
+                ops = json.loads(res.stdout)["ops"] if res.returncode == 0 else None
+            except (ValueError, KeyError, TypeError):
+                ops = None
+            if ops is None:
+                tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
+                self.say(f"  WARNING: could not list the backend's ops ({tail}); the editors "
+                         "will show only Backend status until it runs (then restart them)")
+                self._ops = ""
+            else:
+                self._ops = res.stdout
+                names = ", ".join(o["name"] for o in ops)
+                self.say(f"  described {len(ops)} ops for the editors: {names}")
+        if self._ops:
+            path.write_text(self._ops, encoding="utf-8")
 
     def record(self, path: Path) -> None:
         """What the editor's Python cannot find out by itself: DARKROOM_HOME (when the user has

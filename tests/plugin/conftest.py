@@ -10,3 +10,24 @@ REPO = Path(__file__).resolve().parents[2]
 for p in (REPO / "plugin/common", REPO / "plugin/krita", Path(__file__).parent):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
+
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def described() -> list[dict]:
+    """Every registered op's description, as ``daemon.ops`` and ``darkroom ops --json`` give
+    it (what install.py writes beside the plugins)."""
+    from darkroom.ops import registry
+
+    return json.loads(json.dumps([s.describe() for s in registry.load_all().values()]))
+
+
+@pytest.fixture
+def descs(described):  # type: ignore[no-untyped-def]
+    from darkroom_plugin import opdesc
+
+    return opdesc.parse(described)

@@ -3,6 +3,7 @@ reads drawables through the right Babl format at their offsets and writes result
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,14 +64,71 @@ class Drawable:
 
 
 @pytest.fixture
-def gimp(monkeypatch):
-    return load_gimp_plugin(monkeypatch, PLUGIN)
+def gimp(monkeypatch, tmp_path, described):
+    """The plug-in as installed: its file with the ops' descriptions beside it."""
+    from darkroom_plugin import opdesc
+
+    shutil.copy(PLUGIN, tmp_path / PLUGIN.name)
+    opdesc.save(tmp_path, described, "test")
+    return load_gimp_plugin(monkeypatch, tmp_path / PLUGIN.name)
 
 
-def test_declares_the_procedures(gimp):
+class Recorder:
+    """A procedure that records what the plug-in declares on it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self.calls.append((name, a))
+
+
+def test_declares_the_procedures(gimp, descs):
+    from darkroom_plugin import opdesc
+
+    ops = [d.procedure for d in opdesc.editor_ops(descs)]  # one per op with a menu title
+    assert {"neural-darkroom-style-transfer", "neural-darkroom-relight-render",
+            "neural-darkroom-sketch-search"} <= set(ops)
     assert gimp.NeuralDarkroom().do_query_procedures() == [
-        "neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-open-stack",
-        "neural-darkroom-sketch", "neural-darkroom-sketch-folders", "neural-darkroom-status"]
+        *ops, "neural-darkroom-open-stack", "neural-darkroom-sketch-folders",
+        "neural-darkroom-status"]
+
+
+def test_procedure_arguments_come_from_the_op_description(gimp, monkeypatch):
+    proc = Recorder()
+    monkeypatch.setattr(gimp.Gimp, "ImageProcedure", SimpleNamespace(new=lambda *a: proc),
+                        raising=False)
+    gimp.NeuralDarkroom().do_create_procedure("neural-darkroom-style-transfer")
+    args = {a[0]: (name, a) for name, a in proc.calls if name.startswith("add_")}
+    assert args["style-layer"][0] == "add_layer_argument"
+    assert args["style-file"][0] == "add_file_argument"
+    assert args["mask-layer"][0] == "add_layer_argument"
+    name, a = args["strength"]
+    assert name == "add_double_argument" and a[1] == "Strength" and a[3:6] == (0.0, 1.0, 1.0)
+    assert args["mode"][0] == "add_choice_argument" and args["mode"][1][4] == "photo"
+    assert args["preserve-colors"][1][1] == "Keep the content's colours"
+    assert "seed" not in args and "weights" not in args  # CLI-only parameters
+    label = next(a[0] for n, a in proc.calls if n == "set_menu_label")
+    assert label == "Photo Style Transfer…"
+    proc.calls.clear()
+    gimp.NeuralDarkroom().do_create_procedure("neural-darkroom-relight-render")
+    args = {a[0]: (name, a) for name, a in proc.calls if name.startswith("add_")}
+    assert args["lights"][0] == "add_string_argument" and args["lights"][1][3] == "0.5,0.5"
+
+
+def test_op_values_read_the_dialogs_arguments(gimp, descs):
+    from darkroom_plugin import opdesc
+
+    style = next(d for d in opdesc.editor_ops(descs) if d.name == "style.transfer")
+    layer = Drawable("sunset", 1, 1)
+    props = {"style-layer": layer, "style-file": None, "content-labels-layer": None,
+             "content-labels-file": None, "style-labels-layer": None, "style-labels-file": None,
+             "mask-layer": None, "mask-file": None, "mode": "paint", "strength": 0.5,
+             "preserve-colors": False, "quality": "draft", "regions": "auto",
+             "return-regions": True}
+    values = gimp.op_values(style, SimpleNamespace(get_property=props.__getitem__))
+    assert values["style"] is layer and values["mask"] is None
+    assert values["mode"] == "paint" and values["return_regions"] is True
 
 
 @pytest.mark.parametrize("precision, linear, fmt, dtype, size, space", [
@@ -123,32 +181,45 @@ def test_add_layer_writes_rgba_at_the_offset(gimp):
     assert lay.buffer.calls[0][2:] == ("R'G'B'A u8", bytes([10, 20, 30, 255]))
 
 
-def test_relight_outside_a_group_and_bad_names_are_sentences(gimp):
+def _relight(descs):
+    from darkroom_plugin import opdesc
+
+    return next(d for d in opdesc.editor_ops(descs) if d.name == "relight.render")
+
+
+def test_relight_outside_a_group_and_bad_names_are_sentences(gimp, descs):
     image = SimpleNamespace(get_precision=lambda: "u8-non-linear")
-    config = SimpleNamespace(get_property=lambda k: {"lights": "0.5,0.5", "quality": "draft"}[k])
+    values = {"lights": "0.5,0.5", "quality": "draft"}
     lone = Drawable("photo", 1, 1, data=bytes(4))
-    assert "not in a layer group" in gimp.relight(image, lone, config)
+    with pytest.raises(InvalidInput, match="not in a layer group"):
+        gimp.run_op(image, lone, _relight(descs), values)
     kids = [Drawable(n, 1, 1, data=bytes(4)) for n in
             ("light 0 0", "light 1 0", "light 0 1", "Background")]
     group = Drawable("stack", 1, 1, group=True, children=kids)
     with pytest.raises(InvalidInput, match="'Background'"):
-        gimp.relight(image, group, config)
+        gimp.run_op(image, group, _relight(descs), values)
 
 
-def test_a_warning_goes_to_gimps_messages_and_the_layer_is_still_added(gimp, monkeypatch):
+def test_a_warning_goes_to_gimps_messages_and_the_layer_is_still_added(gimp, monkeypatch, descs):
     from darkroom_plugin.jobs import Outcome
 
     warn = "Target light 1 lies outside the captured lights' range."
     added, said, undo = [], [], []
-    monkeypatch.setattr(gimp, "run_request", lambda req, *where: Outcome([object()], {"warnings": [warn]}))
-    monkeypatch.setattr(gimp, "add_layer", lambda *a: added.append(a))
+    result = Pixels(bytes(4), 1, 1, 4, "u8", "Relit: light at (0.50, 0.50)")
+    monkeypatch.setattr(gimp, "run_request",
+                        lambda req, *where: Outcome([result], {"warnings": [warn]}))
+    monkeypatch.setattr(gimp, "add_layer", lambda *a: added.append(a) or Drawable(a[2], 1, 1))
     monkeypatch.setattr(gimp, "_above", lambda image, anchor: (None, 0))
     monkeypatch.setattr(gimp.Gimp, "message", lambda text: said.append(text), raising=False)
     image = SimpleNamespace(undo_group_start=lambda: undo.append("start"),
-                            undo_group_end=lambda: undo.append("end"))
-    req = SimpleNamespace(result_name="Relit: stack")
-    assert gimp._run_into_layer(image, req, None) == ""  # success, not an error return
-    assert len(added) == 1 and undo == ["start", "end"]
+                            undo_group_end=lambda: undo.append("end"),
+                            get_precision=lambda: "u8-non-linear")
+    kids = [Drawable(f"light {u} {v}", 1, 1, data=bytes(4)) for u, v in
+            ((0, 0), (1, 0), (0, 1), (1, 1))]
+    group = Drawable("stack", 1, 1, group=True, children=kids)
+    assert gimp.run_op(image, group, _relight(descs), {"lights": "0.5,0.5"}) == ""
+    assert [a[2] for a in added] == ["Relit: light at (0.50, 0.50)"]  # named by the op
+    assert undo == ["start", "end"]  # one undo step
     assert len(said) == 1 and warn in said[0]
 
 

@@ -85,19 +85,23 @@ def test_a_folder_the_user_made_is_left_alone(home):
 
 
 def test_installed_client_imports_without_torch(home):
-    """The vendored package imports in a Python that has neither torch nor the repo on its path."""
+    """The vendored package imports in a Python that has neither torch nor the repo on its path,
+    and reads the ops' descriptions install.py wrote beside the plugin."""
     run(home, "--krita")
     pkg = home / ".local/share/krita/pykrita/neural_darkroom/vendor"
     code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None; "
             f"sys.path[:0] = [{str(pkg / ('zmq-cp' + PYVER.replace('.', ''))) !r}, {str(pkg)!r}]; "
             "import darkroom.client, darkroom_plugin.jobs, darkroom_plugin.requests as rq; "
+            "import darkroom_plugin.opdesc as od; "
             "from darkroom_plugin.pixels import Pixels; "
-            "print(rq.style_request(Pixels(bytes(4), 1, 1, 4, 'u8', 'c'), "
-            "Pixels(bytes(4), 1, 1, 4, 'u8', 's')).wire_images()[0].shape, darkroom.__file__)")
+            f"print([d.name for d in od.editor_ops(od.load({str(pkg.parent)!r}))]); "
+            "print(rq.Request('style.transfer', [('content', Pixels(bytes(4), 1, 1, 4, 'u8', 'c'))],"
+            " {}).wire_images()[0].shape, darkroom.__file__)")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                          cwd=home)
     assert out.returncode == 0, out.stderr
     assert "(1, 1, 4)" in out.stdout and str(pkg) in out.stdout
+    assert "'style.transfer'" in out.stdout and "'relight.render'" in out.stdout
 
 
 def test_uninstall_on_a_fresh_profile_leaves_nothing(tmp_path):

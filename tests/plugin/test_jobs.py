@@ -49,7 +49,8 @@ class FakeClient:
 
 def request():
     px = Pixels(bytes(range(24)), 2, 3, 4, "u8", "content")
-    return rq.style_request(px, Pixels(bytes(24), 2, 3, 4, "u8", "style"))
+    return rq.Request("style.transfer", [("content", px),
+                                         ("style", Pixels(bytes(24), 2, 3, 4, "u8", "style"))], {})
 
 
 def result_image():

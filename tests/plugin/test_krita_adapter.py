@@ -15,11 +15,17 @@ from darkroom.errors import InvalidInput
 
 
 @pytest.fixture
-def krita(monkeypatch):
+def krita(monkeypatch, descs):
     install_krita(monkeypatch)
     from neural_darkroom import document_adapter, extension_adapter
 
+    monkeypatch.setattr(extension_adapter, "DESCRIPTIONS", descs)  # as install.py writes them
     return SimpleNamespace(da=document_adapter, ea=extension_adapter)
+
+
+def style(ctl, doc, content, style_node, **values):
+    """The style op as its menu entry runs it, with a dialog's values."""
+    return ctl.run_op(doc, content, ctl.desc("style.transfer"), {"style": style_node, **values})
 
 
 def test_read_layer_keeps_offset_and_swaps_to_rgba(krita):
@@ -61,65 +67,71 @@ def fake_client(images):
 
 def test_style_flow_adds_one_named_layer_above_content_in_doc_depth(krita):
     content = KritaNode("portrait", "U16", Rect(3, 4, 1, 1), struct.pack("<4H", 1, 2, 3, 65535))
-    style = KritaNode("sunset", "U16", Rect(0, 0, 1, 1), struct.pack("<4H", 9, 9, 9, 65535))
-    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    style_node = KritaNode("sunset", "U16", Rect(0, 0, 1, 1), struct.pack("<4H", 9, 9, 9, 65535))
+    root = KritaNode("root", kind="grouplayer", children=[content, style_node])
     doc = KritaDoc(root, "U16")
     result = WireImage(struct.pack("<4H", 100, 200, 300, 65535), shape=(1, 1, 4), dtype="u16",
-                       role="result", name="r", offset=(3, 4))
+                       role="result", name="Style: sunset (photo)", offset=(3, 4))
     ctl = krita.ea.Controller(app=None, connect=lambda: fake_client([result]))
     ctl.interactive = False
-    job = ctl.style(doc, content, style, mode="photo", quality="draft")
+    job = style(ctl, doc, content, style_node, mode="photo", quality="draft")
     job.wait(5)
     ctl._tick()  # what the Qt timer does on the GUI thread
     assert ctl.last.ok and not ctl.busy
     new = ctl.last_layers[0]
     assert new.name() == "Style: sunset (photo)"
-    assert root.childNodes() == [content, new, style]  # right above the content
+    assert root.childNodes() == [content, new, style_node]  # right above the content
     data, x, y, w, h = new.set_calls[0]
     assert (x, y, w, h) == (3, 4, 1, 1)
     assert struct.unpack("<4H", data) == (300, 200, 100, 65535)  # back to B,G,R,A
-    assert content.set_calls == [] and style.set_calls == []  # sources untouched
+    assert content.set_calls == [] and style_node.set_calls == []  # sources untouched
 
 
 def test_a_second_result_goes_on_top_and_regions_come_as_a_layer(krita):
     content = KritaNode("photo", "U8", Rect(0, 0, 1, 1), bytes(4))
-    style = KritaNode("sunset", "U8", Rect(0, 0, 1, 1), bytes(4))
-    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    style_node = KritaNode("sunset", "U8", Rect(0, 0, 1, 1), bytes(4))
+    root = KritaNode("root", kind="grouplayer", children=[content, style_node])
     doc = KritaDoc(root, "U8")
 
-    def img(role):
-        return WireImage(bytes([1, 2, 3, 255]), shape=(1, 1, 4), dtype="u8", role=role)
+    def img(role, name):
+        return WireImage(bytes([1, 2, 3, 255]), shape=(1, 1, 4), dtype="u8", role=role, name=name)
     sent = []
 
-    def client():
-        c = fake_client([img("result"), img("content_regions"), img("style_regions")])
-        submit = c.submit
-        c.submit = lambda op, ims, params: sent.append(params) or submit(op, ims, params)
-        return c
+    def client():  # the op's answer: regions come back when asked, and which are layers
+        show = sent[-1].get("return_regions", False) if sent else False
+        images = [img("result", "Style: sunset (photo)")]
+        if show:
+            images += [img("content_regions", "Style: regions of photo"),
+                       img("style_regions", "Style: regions of sunset")]
+        ev = SimpleNamespace(type="result", images=images, fraction=1.0, stage="",
+                             meta={"layers": [0, 1], "layer_opacity": [1.0, 0.6]} if show else {})
+        job = SimpleNamespace(events=lambda timeout=None: iter([ev]), cancel=lambda: None)
+        return SimpleNamespace(submit=lambda op, ims, params: job, close=lambda: None)
     ctl = krita.ea.Controller(app=None, connect=client)
     ctl.interactive = False
     for show in (False, True):
-        ctl.style(doc, content, style, quality="draft", show_regions=show).wait(5)
+        sent.append({"return_regions": show})
+        style(ctl, doc, content, style_node, quality="draft", return_regions=show).wait(5)
         ctl._tick()
         assert ctl.last.ok
-    assert "return_regions" not in sent[0] and sent[1]["return_regions"] is True
     names = [n.name() for n in root.childNodes()]
     # the second result sits on the first, its regions over it; the style layer stays on top
     assert names == ["photo", "Style: sunset (photo)", "Style: sunset (photo)",
-                     "Style regions: photo", "sunset"]
+                     "Style: regions of photo", "sunset"]
     assert ctl.last_layers[0] is root.childNodes()[2]
+    assert root.childNodes()[3].opacity == 153  # see-through, over the result
 
 
 def _style_answered_by(krita, event):
     """Run the style flow against a daemon that answers ``event``; (controller, root node)."""
     content = KritaNode("c", rect=Rect(0, 0, 1, 1), data=bytes(4))
-    style = KritaNode("s", rect=Rect(0, 0, 1, 1), data=bytes(4))
-    root = KritaNode("root", kind="grouplayer", children=[content, style])
+    style_node = KritaNode("s", rect=Rect(0, 0, 1, 1), data=bytes(4))
+    root = KritaNode("root", kind="grouplayer", children=[content, style_node])
     job = SimpleNamespace(events=lambda timeout=None: iter([event]), cancel=lambda: None)
     client = SimpleNamespace(submit=lambda *a: job, close=lambda: None)
     ctl = krita.ea.Controller(app=None, connect=lambda: client)
     ctl.interactive = False
-    ctl.style(KritaDoc(root), content, style).wait(5)
+    style(ctl, KritaDoc(root), content, style_node).wait(5)
     ctl._tick()
     return ctl, root
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: Result layers made by the plugin start with these (see :mod:`requests`' result names).
-RESULT_PREFIXES = ("Style: ", "Style regions: ", "Relit: ", "Sketch matches")
+#: Result layers made by the plugin start with these: the ops' ``result_prefix`` (added from
+#: their descriptions by :func:`note_descriptions`), and these when no description was read.
+RESULT_PREFIXES = ["Style: ", "Relit: ", "Sketch matches"]
 #: The temporary layer that shows a running job's latest preview (removed when it ends).
 PREVIEW_LAYER = "Neural Darkroom preview"
 
@@ -58,14 +59,15 @@ def index_summary(meta: dict[str, Any]) -> str:
     return text
 
 
-def regions_layer_name(content_name: str) -> str:
-    """The optional layer showing the regions a style transfer paired (colours shared by
-    paired regions, grey: the whole style)."""
-    return f"Style regions: {content_name or 'content'}"
+def note_descriptions(descs: list[Any]) -> None:
+    """Know the result layers of every described op (a new op's results stack like ours)."""
+    for d in descs:
+        if d.result_prefix and d.result_prefix not in RESULT_PREFIXES:
+            RESULT_PREFIXES.append(d.result_prefix)
 
 
 def is_result(name: str) -> bool:
-    return name.startswith(RESULT_PREFIXES)
+    return name.startswith(tuple(RESULT_PREFIXES))
 
 
 def result_anchor(siblings_bottom_up: list[str], source: int) -> int:

@@ -167,20 +167,31 @@ class BackgroundJob:
         return self.poll()
 
 
-def fetch_status(connect: ConnectFn = default_connect) -> tuple[str, str]:
+def fetch_status(connect: ConnectFn = default_connect,
+                 descriptions: str | None = None) -> tuple[str, str]:
     """Ask the daemon (starting it if needed) how it is: (full sentence, one-line label).
+    With ``descriptions`` (the plugin's folder) the ops' descriptions there are brought up to
+    date with the daemon's, and the sentence says when the editor must restart to show them.
     Blocks while the daemon starts: call it from a worker (:class:`BackgroundCall`)."""
     from .flows import short_status, status_text
+    from .opdesc import refresh
 
+    changed = False
     try:
         client = connect()
         try:
             ping, status = client.ping(), client.status()
+            if descriptions is not None:
+                changed = refresh(descriptions, client)
         finally:
             client.close()
     except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
         return user_message(e), "Backend: not running (see Backend status)"
-    return status_text(ping, status), short_status(ping, status)
+    text = status_text(ping, status)
+    if changed:
+        text += (" The backend's ops differ from the ones this editor has loaded (a newer "
+                 "backend): restart the editor to see them in the menu.")
+    return text, short_status(ping, status)
 
 
 class BackgroundCall:

@@ -1,9 +1,9 @@
 """Op requests built from layers, and the names of the layers the results become.
 
-The adapters read layers into :class:`~darkroom_plugin.pixels.Pixels`; the functions here
-choose roles and parameters for each op (see the op families' issues), check what can be checked
-before any pixel travels (an unparsable light stack stops here, naming its layers), and name the
-result layers the way the issue asks (``Style: <style layer> (photo)``).
+The adapters read layers into :class:`~darkroom_plugin.pixels.Pixels`. Most ops' requests are
+built from their descriptions (:mod:`opflow`); here live the checks that can be made before any
+pixel travels (an unparsable light stack stops here, naming its layers), the relighting targets'
+text, and sketch search's and indexing's requests (their results are not layers above a source).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from darkroom.errors import InvalidInput, InvalidParameter
 
 from .pixels import Pixels
 
-STYLE_MODES = ("photo", "paint", "mrf")
-QUALITIES = ("draft", "standard", "best")
 SKETCH_GROUP = "Sketch matches"
 
 
@@ -34,42 +32,6 @@ class Request:
 
     def wire_images(self) -> list[Any]:
         return [px.to_wire(role) for role, px in self.images]
-
-
-def _check_choice(field_name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise InvalidParameter(f"{field_name} must be one of {', '.join(choices)}, not '{value}'.",
-                               field=field_name)
-    return value
-
-
-# --- style transfer ----------------------------------------------------------------------------
-
-def style_result_name(style_name: str, mode: str) -> str:
-    return f"Style: {style_name or 'style'} ({mode})"
-
-
-def style_request(content: Pixels, style: Pixels, *, mode: str = "photo", strength: float = 1.0,
-                  quality: str = "standard", preserve_colors: bool = False,
-                  content_labels: Pixels | None = None,
-                  style_labels: Pixels | None = None, show_regions: bool = False) -> Request:
-    """``style.transfer``: content = the active layer, style = the picked layer or file."""
-    _check_choice("mode", mode, STYLE_MODES)
-    _check_choice("quality", quality, QUALITIES)
-    if not 0.0 <= float(strength) <= 1.0:
-        raise InvalidParameter(f"Strength must be between 0 and 1, not {strength}.", field="strength")
-    if (content_labels is None) != (style_labels is None):
-        raise InvalidInput("Give both a content label layer and a style label layer, or neither.")
-    if content is style:
-        raise InvalidInput(f"The style layer '{style.name}' is the content layer: pick another one.")
-    images = [("content", content), ("style", style)]
-    if content_labels is not None and style_labels is not None:
-        images += [("content_labels", content_labels), ("style_labels", style_labels)]
-    params: dict[str, Any] = {"mode": mode, "strength": float(strength), "quality": quality,
-                              "preserve_colors": bool(preserve_colors)}
-    if show_regions:  # the regions it paired come back as a second image
-        params["return_regions"] = True
-    return Request("style.transfer", images, params, style_result_name(style.name, mode))
 
 
 # --- relighting --------------------------------------------------------------------------------
@@ -95,20 +57,11 @@ def parse_lights(text: str) -> list[dict[str, Any]]:
     return [dict(parse_target(c)) for c in chunks]
 
 
-def relight_result_name(lights: list[dict[str, Any]]) -> str:
-    def one(light: dict[str, Any]) -> str:
-        xy = light.get("position") or light.get("direction") or []
-        return "(" + ", ".join(f"{v:.2f}" for v in xy) + ")"
-    if len(lights) == 1:
-        return f"Relit: light at {one(lights[0])}"
-    return f"Relit: {len(lights)} lights " + " ".join(one(light) for light in lights)
-
-
-def relight_request(stack: list[Pixels], lights: list[dict[str, Any]], *,
-                    quality: str = "standard", group_name: str = "") -> Request:
-    """``relight.render``: the layers of the active group are the stack (role ``stack``, named
-    ``light U V``); sizes must agree because the lights lit one fixed scene."""
-    _check_choice("quality", quality, QUALITIES)
+def check_stack(stack: list[Pixels]) -> None:
+    """A light stack's layers before they travel: names that are lights (:func:`check_light_stack`)
+    and one size (the lights lit one fixed scene); :class:`InvalidInput` naming the odd ones."""
+    if not stack:
+        raise InvalidInput("The light-stack group has no layers: put one photo per light in it.")
     check_light_stack([px.name for px in stack])
     sizes = {(px.width, px.height) for px in stack}
     if len(sizes) > 1:
@@ -116,10 +69,6 @@ def relight_request(stack: list[Pixels], lights: list[dict[str, Any]], *,
         odd = [px.name for px in stack if (px.width, px.height) != (first.width, first.height)]
         raise InvalidInput(f"The light-stack layers differ in size: {', '.join(odd)} "
                            f"differ from '{first.name}' ({first.width}×{first.height}).")
-    params = {"lights": lights, "quality": quality}
-    name = relight_result_name(lights)
-    return Request("relight.render", [("stack", px) for px in stack], params, name,
-                   {"group": group_name})
 
 
 # --- sketch search -----------------------------------------------------------------------------

@@ -12,6 +12,11 @@ of the client that went away.
 Every procedure has a menu entry under *Filters → Neural Darkroom* and also runs
 non-interactively or with the last values (PDB arguments): the editor tests look the procedures
 up by their menu path and run them with their last values, as *Filters → Repeat* does.
+
+The op procedures are generated from the ops' descriptions (``ops.json`` beside this file,
+written by ``install.py``, refreshed by *Backend status*): one procedure per op with a menu
+title, its arguments from the op's parameters and image inputs, ``GimpUi.ProcedureDialog``
+draws the dialog. Adding an op to the backend needs no edit here.
 """
 
 import os
@@ -27,49 +32,103 @@ import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from darkroom_plugin import MENU_TITLE, flows, jobs  # noqa: E402
+from darkroom_plugin import MENU_TITLE, flows, jobs, opdesc, opflow  # noqa: E402
 from darkroom_plugin import requests as rq  # noqa: E402
 from darkroom_plugin import settings as st  # noqa: E402
 from darkroom_plugin.pixels import Pixels, add_alpha, babl_format_of, gimp_format  # noqa: E402
 from gi.repository import Gegl, Gimp, Gio, GLib, GObject  # noqa: E402
 
-PROC_STYLE = "neural-darkroom-style"
-PROC_RELIGHT = "neural-darkroom-relight"
-PROC_SKETCH = "neural-darkroom-sketch"
+from darkroom.errors import InvalidInput  # noqa: E402
+
 PROC_STATUS = "neural-darkroom-status"
 PROC_FOLDERS = "neural-darkroom-sketch-folders"
 PROC_OPEN_STACK = "neural-darkroom-open-stack"
-PROCEDURES = [PROC_STYLE, PROC_RELIGHT, PROC_OPEN_STACK, PROC_SKETCH, PROC_FOLDERS, PROC_STATUS]
 MENU_PATH = f"<Image>/Filters/{MENU_TITLE}"
-#: name -> (menu label, blurb, help, needs a layer)
+#: The ops with a menu entry, by procedure name, from the descriptions beside this file.
+DESCRIPTIONS = opdesc.load(HERE)
+OPS = {d.procedure: d for d in opdesc.editor_ops(DESCRIPTIONS)}
+flows.note_descriptions(DESCRIPTIONS)
+#: The procedures that are not one op on the selected layer: name -> (menu label, blurb, help,
+#: needs a layer)
 MENU = {
-    PROC_STYLE: ("Photo Style Transfer…",
-                 "Restyle the active layer after a style layer or image file",
-                 "A new layer above the content, named 'Style: <style> (mode)'.", True),
-    PROC_RELIGHT: ("Relight…", "Render the active light-stack group under new lights",
-                   "Children of the group are named 'light U V' or 'light X Y Z'. "
-                   "Lights: 'U,V[:R,G,B][@I]' separated by ';'.", True),
     PROC_OPEN_STACK: ("Open Light Stack…", "Open a folder of photos of one scene, each lit by one "
                       "light, as a light-stack layer group",
                       "Lights from the folder's lights.json or RTI .lp file, else from a shiny "
                       "sphere in the photos (CX,CY,R in pixels, or found), else estimated.",
                       False),
-    PROC_SKETCH: ("Sketch Search…", "Find photos matching the sketch on the active layer",
-                  "Looks in the folders chosen with Sketch Photo Folders….", True),
     PROC_FOLDERS: ("Sketch Photo Folders…",
                    "Choose the photo folders sketch search looks in, and index them",
                    "Adds the folder to the list (or replaces the list) and brings the "
                    "sketch-search index up to date.", False),
     PROC_STATUS: ("Backend status", "Is the Neural Darkroom backend running?", "", False),
 }
+PROCEDURES = [*OPS, *MENU]
 RW = GObject.ParamFlags.READWRITE
 
 
 def _choice(values):
     c = Gimp.Choice.new()
     for i, v in enumerate(values):
-        c.add(v, i, v.capitalize(), "")
+        c.add(str(v), i, str(v).replace("_", " ").capitalize(), "")
     return c
+
+
+_BIG = 2 ** 31 - 1  # GIMP's int arguments need bounds; an op without one has none
+
+
+def add_param_argument(proc, p):
+    """One GIMP argument for an op parameter the dialogs show (kind, range, choices, default
+    and label from its description)."""
+    label, blurb = p.label or p.name, p.help or None
+    if p.kind == "bool":
+        proc.add_boolean_argument(p.arg, label, blurb, bool(p.default), RW)
+    elif p.kind == "int":
+        lo = int(p.minimum) if p.minimum is not None else -_BIG
+        hi = int(p.maximum) if p.maximum is not None else _BIG
+        proc.add_int_argument(p.arg, label, blurb, lo, hi, int(p.default or 0), RW)
+    elif p.kind == "float":
+        lo = float(p.minimum) if p.minimum is not None else -1e9
+        hi = float(p.maximum) if p.maximum is not None else 1e9
+        proc.add_double_argument(p.arg, label, blurb, lo, hi, float(p.default or 0.0), RW)
+    elif p.choices:
+        proc.add_choice_argument(p.arg, label, blurb, _choice(p.choices), str(p.default), RW)
+    elif p.path is not None:
+        action = (Gimp.FileChooserAction.SELECT_FOLDER if p.path == "dir" else
+                  Gimp.FileChooserAction.SAVE if p.path == "new_file" else
+                  Gimp.FileChooserAction.OPEN)
+        proc.add_file_argument(p.arg, label, blurb, action, True, None, RW)
+    elif p.kind == "str" or p.text:
+        proc.add_string_argument(p.arg, label, blurb, str(p.initial() or ""), RW)
+
+
+def add_op_arguments(proc, desc):
+    """The procedure's arguments from the op's description: a layer and an image-file argument
+    per picked image input, one argument per shown parameter."""
+    for inp in desc.picked:
+        proc.add_layer_argument(f"{inp.arg}-layer", f"{inp.label} layer", inp.help or None,
+                                True, RW)
+        proc.add_file_argument(f"{inp.arg}-file", f"…or {inp.label.lower()} image file", None,
+                               Gimp.FileChooserAction.OPEN, True, None, RW)
+    for p in desc.shown:
+        add_param_argument(proc, p)
+    if desc.name == "sketch.search":  # where the matches go: this flow's own choice
+        proc.add_choice_argument("output", "Show as new", None, _choice(("layers", "images")),
+                                 st.load().sketch_output, RW)
+
+
+def op_values(desc, config):
+    """A dialog's (or the last run's) values: picked inputs by role (a layer, a file path or
+    None), parameters by name."""
+    values = {}
+    for inp in desc.picked:
+        layer, file = (config.get_property(f"{inp.arg}-layer"),
+                       config.get_property(f"{inp.arg}-file"))
+        values[inp.role] = layer if layer is not None else (
+            file.get_path() if file is not None else None)
+    for p in desc.shown:
+        v = config.get_property(p.arg)
+        values[p.name] = v.get_path() if hasattr(v, "get_path") else v  # a Gio.File
+    return values
 
 
 # --- layers <-> Pixels -----------------------------------------------------------------------
@@ -170,22 +229,84 @@ class Preview:
             self.image.undo_thaw()
 
 
-def run_request(req, image=None, anchor=None):
-    """Run ``req`` with GIMP's progress bar; with ``image`` and ``anchor`` the op's previews
+class GimpDocument:
+    """:class:`darkroom_plugin.opflow.Document` for one GIMP image."""
+
+    def __init__(self, image):
+        self.image = image
+        self._preview = None
+
+    def read(self, layer):
+        return read_drawable(self.image, layer)
+
+    def read_stack(self, layer):
+        group = layer if layer.is_group_layer() else layer.get_parent()
+        if group is None:
+            raise InvalidInput(f"Layer '{layer.get_name()}' is not in a layer group: put the "
+                               "light stack in a group and select the group.")
+        children = [c for c in group.get_children() if not c.is_group_layer()]
+        return group, [read_drawable(self.image, c, linear=True) for c in children]
+
+    def read_file(self, path):
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+        try:
+            px = read_drawable(loaded, loaded.flatten())
+        finally:
+            loaded.delete()
+        px.name, px.offset = os.path.basename(path), (0, 0)
+        return px
+
+    def name(self, layer):
+        return layer.get_name()
+
+    def same(self, a, b):
+        return a.get_id() == b.get_id()
+
+    def add_results(self, anchor, layers):
+        made = []
+        self.image.undo_group_start()
+        try:
+            for px, name, opacity in layers:
+                where = _above(self.image, anchor) if not made else (
+                    made[-1].get_parent(), self.image.get_item_position(made[-1]))
+                made.append(add_layer(self.image, px, name, *where))
+                if opacity < 1.0:
+                    made[-1].set_opacity(opacity * 100.0)
+        finally:
+            self.image.undo_group_end()
+        return made
+
+    def message(self, text):
+        Gimp.message(text)
+
+    def show_preview(self, anchor, px):
+        if px is None:
+            if self._preview is not None:
+                self._preview.close()
+            self._preview = None
+            return
+        if self._preview is None:
+            self._preview = Preview(self.image, anchor)
+        self._preview.show(px)
+
+
+def run_request(req, doc=None, anchor=None):
+    """Run ``req`` with GIMP's progress bar; with ``doc`` and ``anchor`` the op's previews
     show in a temporary layer above ``anchor`` while it runs."""
     Gimp.progress_init(f"{MENU_TITLE}: {req.op}")
-    preview = Preview(image, anchor) if image is not None and anchor is not None else None
 
     def progress(fraction, stage):
         if stage:
             Gimp.progress_set_text(f"{MENU_TITLE}: {stage}")
         Gimp.progress_update(max(0.0, min(1.0, fraction)))
+    shows = doc is not None and anchor is not None
     try:
         out = jobs.run_blocking(req, progress=progress,
-                                preview=preview.show if preview is not None else None)
+                                preview=(lambda px: doc.show_preview(anchor, px)) if shows
+                                else None)
     finally:
-        if preview is not None:
-            preview.close()
+        if shows:
+            doc.show_preview(anchor, None)
         Gimp.progress_end()
     return out
 
@@ -205,36 +326,18 @@ class NeuralDarkroom(Gimp.PlugIn):
         proc = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
         proc.set_image_types("*")
         proc.set_attribution("Neural Darkroom", "Neural Darkroom", "2026")
-        label, blurb, help_, needs_layer = MENU[name]
+        desc = OPS.get(name)
+        label, blurb, help_, needs_layer = MENU[name] if desc is None else (
+            desc.title, desc.help, f"Op {desc.name}; the result is added as a new layer above "
+            "the selected one.", True)
         # The label before the menu path: GIMP refuses a menu path for a procedure without one.
         proc.set_menu_label(label)
         proc.set_documentation(blurb, help_, name)
         proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE if needs_layer
                                   else Gimp.ProcedureSensitivityMask.ALWAYS)
         proc.add_menu_path(MENU_PATH)
-        if name == PROC_STYLE:
-            proc.add_layer_argument("style-layer", "Style layer", None, True, RW)
-            proc.add_file_argument("style-file", "…or style image file", None,
-                                   Gimp.FileChooserAction.OPEN, True, None, RW)
-            proc.add_layer_argument("content-labels", "Content label layer", None, True, RW)
-            proc.add_layer_argument("style-labels", "Style label layer", None, True, RW)
-            proc.add_choice_argument("mode", "Mode", None, _choice(rq.STYLE_MODES), "photo", RW)
-            proc.add_double_argument("strength", "Strength", None, 0.0, 1.0, 1.0, RW)
-            proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
-                                     "standard", RW)
-            proc.add_boolean_argument("preserve-colors", "Keep the content's colours", None,
-                                      False, RW)
-            proc.add_boolean_argument("show-regions", "Also add the regions it paired (a layer)",
-                                      None, False, RW)
-        elif name == PROC_RELIGHT:
-            proc.add_string_argument("lights", "Target lights", "U,V[:R,G,B][@I]; …", "0.5,0.5", RW)
-            proc.add_choice_argument("quality", "Quality", None, _choice(rq.QUALITIES),
-                                     "standard", RW)
-        elif name == PROC_SKETCH:
-            s = st.load()
-            proc.add_int_argument("k", "Matches", None, 1, 50, s.sketch_k, RW)
-            proc.add_choice_argument("output", "Show as new", None,
-                                     _choice(("layers", "images")), s.sketch_output, RW)
+        if desc is not None:
+            add_op_arguments(proc, desc)
         elif name == PROC_OPEN_STACK:
             proc.add_file_argument("folder", "Light-stack folder", None,
                                    Gimp.FileChooserAction.SELECT_FOLDER, True, None, RW)
@@ -261,7 +364,9 @@ class NeuralDarkroom(Gimp.PlugIn):
             dlg.destroy()
         try:
             if name == PROC_STATUS:
-                text, _line = jobs.fetch_status()
+                text, _line = jobs.fetch_status(descriptions=HERE)
+                if "restart the editor" in text:  # GIMP re-reads a plug-in whose file changed
+                    os.utime(os.path.abspath(__file__))
                 Gimp.message(text)
                 return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
             if name in (PROC_FOLDERS, PROC_OPEN_STACK):
@@ -271,8 +376,11 @@ class NeuralDarkroom(Gimp.PlugIn):
                         procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None))
             if not drawables:
                 return _fail(procedure, "Select a layer first.")
-            flow = {PROC_STYLE: style, PROC_RELIGHT: relight, PROC_SKETCH: sketch}[name]
-            error = flow(image, drawables[0], config)
+            desc = OPS[name]
+            if desc.name == "sketch.search":
+                error = sketch(image, drawables[0], config)
+            else:
+                error = run_op(image, drawables[0], desc, op_values(desc, config))
         except Exception as e:  # noqa: BLE001 - the user reads a sentence, never a traceback
             error = jobs.user_message(e)
         if error:
@@ -283,62 +391,19 @@ class NeuralDarkroom(Gimp.PlugIn):
 
 # --- flows -----------------------------------------------------------------------------------
 
-def style(image, content, config):
-    style_layer, style_file = config.get_property("style-layer"), config.get_property("style-file")
-    if style_layer is not None:
-        style_px = read_drawable(image, style_layer)
-    elif style_file is not None:
-        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, style_file)
-        style_px = read_drawable(loaded, loaded.flatten())
-        style_px.name = os.path.basename(style_file.get_path() or "style")
-        loaded.delete()
-    else:
-        return "Pick a style layer or a style image file."
-    cl, sl = config.get_property("content-labels"), config.get_property("style-labels")
-    req = rq.style_request(
-        read_drawable(image, content), style_px, mode=config.get_property("mode"),
-        strength=config.get_property("strength"), quality=config.get_property("quality"),
-        preserve_colors=config.get_property("preserve-colors"),
-        content_labels=read_drawable(image, cl) if cl else None,
-        style_labels=read_drawable(image, sl) if sl else None,
-        show_regions=config.get_property("show-regions"))
-    return _run_into_layer(image, req, content,
-                           flows.regions_layer_name(content.get_name()))
-
-
-def _run_into_layer(image, req, anchor, second_name=None) -> str:
-    """Run ``req``; add its first image as one undoable layer above ``anchor`` (and a second
-    image, when one comes back and ``second_name`` is given, above that). Returns the error
-    sentence, or "" on success."""
-    out = run_request(req, image, anchor)
+def run_op(image, active, desc, values) -> str:
+    """Any described op on the selected layer: its result layers above it as one undo step.
+    Returns the error sentence, or "" on success."""
+    doc = GimpDocument(image)
+    plan = opflow.build(desc, doc, active, values)
+    out = run_request(plan.request, doc, plan.anchor)
     if not out.ok:
         return out.error
-    image.undo_group_start()
-    try:
-        layer = add_layer(image, out.images[0], req.result_name, *_above(image, anchor))
-        if second_name and len(out.images) > 1:
-            extra = add_layer(image, out.images[1], second_name, layer.get_parent(),
-                              image.get_item_position(layer))
-            extra.set_opacity(60.0)
-    finally:
-        image.undo_group_end()
+    opflow.apply(plan, out, doc)
     note = out.warning_text()
     if note:  # the layer is there; the note goes to GIMP's message area, not as a failure
         Gimp.message(note)
     return ""
-
-
-def relight(image, active, config):
-    group = active if active.is_group_layer() else active.get_parent()
-    if group is None:
-        return (f"Layer '{active.get_name()}' is not in a layer group: put the light stack in a "
-                "group and select the group.")
-    children = [c for c in group.get_children() if not c.is_group_layer()]
-    stack = [read_drawable(image, c, linear=True) for c in children]
-    lights = rq.parse_lights(config.get_property("lights"))
-    req = rq.relight_request(stack, lights, quality=config.get_property("quality"),
-                             group_name=group.get_name())
-    return _run_into_layer(image, req, group)
 
 
 def sketch(image, active, config):

@@ -1,11 +1,11 @@
-"""The dialogs behind the menu entries (Qt widgets only; values go back as plain dicts)."""
+"""The dialogs behind the menu entries, made from the ops' descriptions (Qt widgets only;
+values go back as plain dicts)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from darkroom_plugin import MENU_TITLE, flows
-from darkroom_plugin import requests as rq
+from darkroom_plugin import MENU_TITLE, flows, opdesc
 from darkroom_plugin import settings as st
 from PyQt5.QtWidgets import (
     QCheckBox,
@@ -17,12 +17,12 @@ from PyQt5.QtWidgets import (
     QFormLayout,
     QLineEdit,
     QSpinBox,
+    QWidget,
 )
-
-from . import document_adapter as da
 
 _FILE = "Image file…"
 _NONE = "(none)"
+_BIG = 2 ** 31 - 1
 
 
 def _paint_layers(node: Any) -> list[Any]:
@@ -48,88 +48,103 @@ def _run(dlg: QDialog, form: QFormLayout) -> bool:
     return dlg.exec_() == QDialog.Accepted
 
 
-def style_dialog(doc: Any, content: Any, s: st.Settings) -> dict[str, Any] | None:
-    every = [n for n in _paint_layers(doc.rootNode()) if n.uniqueId() != content.uniqueId()]
-    # the user's own layers first: a previous result is rarely the style wanted
-    layers = [every[i] for i in flows.style_choices([n.name() for n in every])]
-    dlg, form = _form("Photo Style Transfer")
-    style = QComboBox()
-    style.addItems([n.name() for n in layers] + [_FILE])
-    labels_c, labels_s = QComboBox(), QComboBox()
-    for combo in (labels_c, labels_s):
-        combo.addItems([_NONE] + [n.name() for n in layers])
-    mode, quality = QComboBox(), QComboBox()
-    mode.addItems(list(rq.STYLE_MODES))
-    quality.addItems(list(rq.QUALITIES))
-    quality.setCurrentText(s.quality)
-    strength = QDoubleSpinBox()
-    strength.setRange(0.0, 1.0)
-    strength.setSingleStep(0.05)
-    strength.setValue(1.0)
-    keep = QCheckBox("Keep the content's colours")
-    regions = QCheckBox("Also add the regions it paired (a layer)")
-    for w, name in ((style, "style"), (labels_c, "content_labels"), (labels_s, "style_labels"),
-                    (mode, "mode"), (quality, "quality"), (strength, "strength"),
-                    (keep, "preserve_colors"), (regions, "show_regions")):
-        w.setObjectName(f"darkroom_{name}")  # names the editor tests find the fields by
-    dlg.setObjectName("darkroom_style_dialog")
-    form.addRow(f"Content: {content.name()}", None)
-    for label, w in (("Style", style), ("Content labels", labels_c), ("Style labels", labels_s),
-                     ("Mode", mode), ("Strength", strength), ("Quality", quality), ("", keep),
-                     ("", regions)):
-        form.addRow(label, w)
-    if not _run(dlg, form):
-        return None
-    if style.currentText() == _FILE:
-        path, _ = QFileDialog.getOpenFileName(None, "Style image", "",
-                                              "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp)")
-        if not path:
-            return None
-        style_obj: Any = da.read_file(path)
+def _field(p: opdesc.ParamDesc, value: Any) -> QWidget:
+    """The widget for one parameter: a check box, a spin box with the op's range, a list of
+    its choices, or a line of text."""
+    w: QWidget
+    if p.kind == "bool":
+        w = QCheckBox(p.label)
+        w.setChecked(bool(value))
+    elif p.kind == "int":
+        w = QSpinBox()
+        w.setRange(int(p.minimum) if p.minimum is not None else -_BIG,
+                   int(p.maximum) if p.maximum is not None else _BIG)
+        w.setValue(int(value or 0))
+    elif p.kind == "float":
+        w = QDoubleSpinBox()
+        lo = p.minimum if p.minimum is not None else -1e9
+        hi = p.maximum if p.maximum is not None else 1e9
+        w.setRange(lo, hi)
+        w.setDecimals(2 if hi - lo <= 10 else 1)
+        w.setSingleStep((hi - lo) / 20 if hi - lo <= 100 else 1.0)
+        w.setValue(float(value or 0.0))
+    elif p.choices:
+        w = QComboBox()
+        w.addItems([str(c) for c in p.choices])
+        w.setCurrentText(str(value))
     else:
-        style_obj = layers[style.currentIndex()]
-
-    def pick(combo: QComboBox) -> Any:
-        return None if combo.currentIndex() == 0 else layers[combo.currentIndex() - 1]
-    return {"style": style_obj, "mode": mode.currentText(), "strength": strength.value(),
-            "quality": quality.currentText(), "preserve_colors": keep.isChecked(),
-            "show_regions": regions.isChecked(),
-            "content_labels": pick(labels_c), "style_labels": pick(labels_s)}
+        w = QLineEdit(str(value if value is not None else ""))
+    w.setObjectName(f"darkroom_{p.name}")  # names the editor tests find the fields by
+    w.setToolTip(p.help)
+    return w
 
 
-def relight_dialog(s: st.Settings) -> dict[str, Any] | None:
-    dlg, form = _form("Relight")
-    lights = QLineEdit("0.5,0.5")
-    lights.setToolTip("One or more lights separated by ';': U,V (position on the light plane, "
-                      "0..1) or X,Y,Z (direction), then optionally :R,G,B colour and @intensity, "
-                      "e.g. 0.2,0.8:1,0.8,0.6@1.5; 0.9,0.5")
-    quality = QComboBox()
-    quality.addItems(list(rq.QUALITIES))
-    quality.setCurrentText(s.quality)
-    form.addRow("Target lights", lights)
-    form.addRow("Quality", quality)
+def _value(p: opdesc.ParamDesc, w: Any) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+        return w.value()
+    if isinstance(w, QComboBox):
+        return w.currentText()
+    return w.text()
+
+
+def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
+              s: st.Settings) -> dict[str, Any] | None:
+    """The dialog for any described op, made from its description: a layer list (with "Image
+    file…") per input to pick, a field per shown parameter, the last values first. Returns the
+    values (parameters by name, picked inputs by role: a node, a file path or None), or None
+    when cancelled."""
+    every = [n for n in _paint_layers(doc.rootNode()) if n.uniqueId() != node.uniqueId()]
+    # the user's own layers first: a previous result is rarely the one wanted
+    layers = [every[i] for i in flows.style_choices([n.name() for n in every])]
+    dlg, form = _form(desc.title.rstrip("…"))
+    dlg.setObjectName(f"darkroom_{desc.name.replace('.', '_')}_dialog")
+    if desc.source is not None:
+        form.addRow(f"{desc.source.label}: {node.name()}", None)
+    pickers: dict[str, tuple[opdesc.ImageDesc, QComboBox]] = {}
+    for inp in desc.picked:
+        combo = QComboBox()
+        combo.addItems(([_NONE] if inp.optional else []) + [n.name() for n in layers] + [_FILE])
+        combo.setObjectName(f"darkroom_{inp.role}")
+        combo.setToolTip(inp.help)
+        form.addRow(inp.label, combo)
+        pickers[inp.role] = (inp, combo)
+    fields: dict[str, tuple[opdesc.ParamDesc, QWidget]] = {}
+    for p in desc.shown:
+        w = _field(p, last.get(p.name, p.initial()))
+        form.addRow("" if p.kind == "bool" else p.label, w)
+        fields[p.name] = (p, w)
+    output = None
+    if desc.name == "sketch.search":  # where the matches go: that flow's own choice
+        form.addRow("Photo folders", None)
+        form.addRow("  " + ("; ".join(s.index_folders) or "none set: use the docker's settings"),
+                    None)
+        output = QComboBox()
+        output.addItems(["layers", "images"])
+        output.setCurrentText(s.sketch_output)
+        output.setObjectName("darkroom_output")
+        form.addRow("Show as new", output)
     if not _run(dlg, form):
         return None
-    return {"lights": lights.text(), "quality": quality.currentText()}
-
-
-def sketch_dialog(s: st.Settings) -> dict[str, Any] | None:
-    dlg, form = _form("Sketch Search")
-    k = QSpinBox()
-    k.setRange(1, 50)
-    k.setValue(s.sketch_k)
-    output = QComboBox()
-    output.addItems(["layers", "images"])
-    output.setCurrentText(s.sketch_output)
-    form.addRow("Photo folders", None)
-    form.addRow("  " + ("; ".join(s.index_folders) or "none set: use the docker's settings"), None)
-    form.addRow("Matches", k)
-    form.addRow("Show as new", output)
-    if not _run(dlg, form):
-        return None
-    s.sketch_k, s.sketch_output = k.value(), output.currentText()
-    st.save(s)
-    return {"k": k.value(), "output": output.currentText()}
+    values: dict[str, Any] = {name: _value(p, w) for name, (p, w) in fields.items()}
+    for role, (inp, combo) in pickers.items():
+        text, at = combo.currentText(), combo.currentIndex() - (1 if inp.optional else 0)
+        if text == _NONE and inp.optional and combo.currentIndex() == 0:
+            values[role] = None
+        elif text == _FILE and at == len(layers):
+            path, _ = QFileDialog.getOpenFileName(
+                None, f"{inp.label} image", "", "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp)")
+            if not path:
+                return None
+            values[role] = path
+        else:
+            values[role] = layers[at]
+    if output is not None:
+        values["output"] = output.currentText()
+        s.sketch_output = output.currentText()
+        st.save(s)
+    return values
 
 
 def folder_dialog(title: str, name: str) -> str:

@@ -113,7 +113,12 @@ class DarkroomDocker(DockWidget):
         kind, lights = flows.stack_lights(da.stack_names(da.stack_group(node)))
         self.pad.show_stack(kind, lights)
         light = {**flows.pad_light(u, v, kind), "color": [1.0, 1.0, 1.0], "intensity": 1.0}
-        _CONTROLLER.relight(doc, node, [light], "draft")
+        desc = _CONTROLLER.desc("relight.render")
+        if desc is None:
+            _CONTROLLER.tell("The plugin has no description of the relighting op: run "
+                             "'python install.py' again, then restart Krita.")
+            return
+        _CONTROLLER.run_op(doc, node, desc, {"lights": [light], "quality": "draft"})
 
 
 def register_docker(app: Any, controller: Any) -> None:

@@ -203,3 +203,54 @@ def open_stack_document(group_name: str, rows: list[tuple[str, str]]) -> tuple[A
     doc.setActiveNode(group)
     doc.refreshProjection()
     return doc, group
+
+
+class KritaDocument:
+    """:class:`darkroom_plugin.opflow.Document` for one Krita document. ``tell`` shows a
+    sentence to the user (the controller's message box)."""
+
+    def __init__(self, doc: Any, tell: Any = None) -> None:
+        self.doc = doc
+        self.tell = tell
+        self._preview: Any = None
+        self.previews = 0  #: preview layer updates so far
+
+    def read(self, layer: Any) -> Pixels:
+        return read_layer(layer)
+
+    def read_stack(self, layer: Any) -> tuple[Any, list[Pixels]]:
+        return light_stack(self.doc, layer)
+
+    def read_file(self, path: str) -> Pixels:
+        return read_file(path)
+
+    def name(self, layer: Any) -> str:
+        return str(layer.name())
+
+    def same(self, a: Any, b: Any) -> bool:
+        return bool(a.uniqueId() == b.uniqueId())
+
+    def add_results(self, anchor: Any, layers: list[tuple[Pixels, str, float]]) -> list[Any]:
+        made: list[Any] = []
+        parent, above = anchor.parentNode(), result_anchor(anchor)
+        for px, name, opacity in layers:
+            made.append(add_layer(self.doc, parent, made[-1] if made else above, px, name))
+            if opacity < 1.0:
+                made[-1].setOpacity(int(round(opacity * 255)))
+        self.doc.refreshProjection()
+        return made
+
+    def message(self, text: str) -> None:
+        if self.tell is not None:
+            self.tell(text)
+
+    def show_preview(self, anchor: Any, px: Pixels | None) -> None:
+        if px is None:
+            node, self._preview = self._preview, None
+            if node is not None:
+                node.remove()
+                self.doc.refreshProjection()
+            return
+        self._preview = show_preview(self.doc, anchor.parentNode(), result_anchor(anchor), px,
+                                     rect_of(anchor), self._preview)
+        self.previews += 1

@@ -1,22 +1,28 @@
 """The Krita extension: ``Tools → Scripts → Neural Darkroom`` menu, the job controller and
 the flows behind each action. Imports Krita; the logic it calls lives in ``darkroom_plugin``.
 
+The menu has one action per op with a menu title in the ops' descriptions (``ops.json`` beside
+this package, written by ``install.py``, refreshed by *Backend status*), each opening a dialog
+generated from the op's description (:func:`dialogs_adapter.op_dialog`) and running the op
+through :mod:`darkroom_plugin.opflow`: adding an op to the backend needs no edit here. Open
+Light Stack… and Backend status are this plugin's own actions.
+
 Every job runs on a worker thread (:class:`darkroom_plugin.jobs.BackgroundJob`); a Qt timer
 polls it, drives a progress dialog with a Cancel button, and adds the result layers on the GUI
-thread. Flows are plain methods (``style``, ``relight``, ``sketch``) so the editor tests can
-run them without clicking through dialogs.
+thread. Flows are plain methods (``run_op``, ``sketch``, ``open_stack``) so tests can run them
+without clicking through dialogs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from darkroom_plugin import MENU_TITLE, PLUGIN_NAME, flows, jobs
+from darkroom_plugin import MENU_TITLE, PLUGIN_NAME, flows, jobs, opdesc, opflow
 from darkroom_plugin import requests as rq
 from darkroom_plugin import settings as st
 from darkroom_plugin.jobs import BackgroundJob, Outcome
-from darkroom_plugin.pixels import Pixels
 from krita import Extension
 from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import QMenu, QMessageBox, QProgressDialog
@@ -26,11 +32,14 @@ from darkroom.errors import InvalidInput
 from . import dialogs_adapter as dialogs
 from . import document_adapter as da
 
-ACTIONS = [  # (action id, menu text, method)
-    (f"{PLUGIN_NAME}_style", "Photo Style Transfer…", "on_style"),
-    (f"{PLUGIN_NAME}_relight", "Relight…", "on_relight"),
+HERE = Path(__file__).resolve().parent
+#: The ops' descriptions installed beside this package.
+DESCRIPTIONS = opdesc.load(HERE)
+flows.note_descriptions(DESCRIPTIONS)
+#: (action id, menu text, op name or the controller's method): one per described op with a
+#: menu title, then this plugin's own.
+ACTIONS = [(d.action, d.title, d.name) for d in opdesc.editor_ops(DESCRIPTIONS)] + [
     (f"{PLUGIN_NAME}_open_stack", "Open Light Stack…", "on_open_stack"),
-    (f"{PLUGIN_NAME}_sketch", "Sketch Search…", "on_sketch"),
     (f"{PLUGIN_NAME}_status", "Backend status", "on_status"),
 ]
 
@@ -52,8 +61,7 @@ class Controller:
         self._dialog: QProgressDialog | None = None
         self._apply: Callable[[Outcome], list[Any]] | None = None
         self._report: Callable[[Outcome], str] | None = None
-        self._preview_at: tuple[Any, Any, Any, tuple[int, int, int, int]] | None = None
-        self._preview_node: Any = None
+        self._preview: tuple[da.KritaDocument, Any] | None = None
         self._preview_seen = 0
         self.previews_shown = 0  #: preview layer updates during the last job
         self.status_call: jobs.BackgroundCall | None = None
@@ -70,17 +78,19 @@ class Controller:
     def busy(self) -> bool:
         return self.job is not None
 
+    def desc(self, op: str) -> opdesc.OpDesc | None:
+        return next((d for d in DESCRIPTIONS if d.name == op), None)
+
     def start(self, req: rq.Request, apply: Callable[[Outcome], list[Any]],
               report: Callable[[Outcome], str] | None = None,
-              preview_at: tuple[Any, Any, Any, tuple[int, int, int, int]] | None = None,
-              ) -> BackgroundJob:
+              preview: tuple[da.KritaDocument, Any] | None = None) -> BackgroundJob:
         """Run ``req`` on a worker; ``apply`` adds its layers (GUI thread), ``report`` gives a
-        sentence to show when it succeeds (e.g. how many photos were indexed), ``preview_at``
-        = (document, parent, layer above which, (x, y, w, h)) shows the op's previews there in
-        a temporary layer while it runs."""
+        sentence to show when it succeeds (e.g. how many photos were indexed), ``preview``
+        = (document, layer) shows the op's previews over that layer in a temporary layer while
+        it runs."""
         if self.job is not None:
             raise InvalidInput("A Neural Darkroom job is still running: wait or cancel it first.")
-        self._preview_at, self._preview_node, self._preview_seen = preview_at, None, 0
+        self._preview, self._preview_seen = preview, 0
         self.previews_shown = 0
         self.job = BackgroundJob(req, self.connect).start()
         self._apply, self._report, self.last, self.last_layers = apply, report, None, []
@@ -135,24 +145,21 @@ class Controller:
 
     def _show_preview(self, job: BackgroundJob) -> None:
         self._preview_seen = job.previews
-        if self._preview_at is None or job.preview is None:
+        if self._preview is None or job.preview is None:
             return
-        doc, parent, above, rect = self._preview_at
+        kdoc, anchor = self._preview
         try:
-            self._preview_node = da.show_preview(doc, parent, above, job.preview, rect,
-                                                 self._preview_node)
+            kdoc.show_preview(anchor, job.preview)
             self.previews_shown += 1
         except Exception:  # noqa: BLE001 - a preview must never break the job
             jobs.log.warning("preview not shown", exc_info=True)
-            self._preview_at = None
+            self._drop_preview()
 
     def _drop_preview(self) -> None:
-        node, self._preview_node = self._preview_node, None
-        if node is not None:
+        preview, self._preview = self._preview, None
+        if preview is not None:
             try:
-                node.remove()
-                if self._preview_at is not None:
-                    self._preview_at[0].refreshProjection()
+                preview[0].show_preview(preview[1], None)
             except Exception:  # noqa: BLE001
                 jobs.log.warning("preview layer not removed", exc_info=True)
 
@@ -164,7 +171,8 @@ class Controller:
         if self.status_call is not None and not self.status_call.done:
             return  # one question at a time; its answer serves both callers
         if start:
-            self.status_call = jobs.BackgroundCall(lambda: jobs.fetch_status(self.connect))
+            self.status_call = jobs.BackgroundCall(
+                lambda: jobs.fetch_status(self.connect, descriptions=str(HERE)))
         else:
             self.status_call = jobs.BackgroundCall(lambda: jobs.fetch_status(_no_autostart))
         self._set_status_line("Backend: checking…" if not start else "Backend: starting…")
@@ -196,43 +204,15 @@ class Controller:
             (QMessageBox.warning if warning else QMessageBox.information)(None, MENU_TITLE, message)
 
     # -- flows ----------------------------------------------------------------------------------
-    def style(self, doc: Any, content: Any, style: Any | Pixels, *, mode: str = "photo",
-              strength: float = 1.0, quality: str = "standard", preserve_colors: bool = False,
-              content_labels: Any = None, style_labels: Any = None,
-              show_regions: bool = False) -> BackgroundJob:
-        style_px = style if isinstance(style, Pixels) else da.read_layer(style)
-        req = rq.style_request(
-            da.read_layer(content), style_px, mode=mode, strength=strength, quality=quality,
-            preserve_colors=preserve_colors,
-            content_labels=da.read_layer(content_labels) if content_labels else None,
-            style_labels=da.read_layer(style_labels) if style_labels else None,
-            show_regions=show_regions)
-
-        def apply(out: Outcome) -> list[Any]:
-            node = da.add_layer(doc, content.parentNode(), da.result_anchor(content),
-                                out.images[0], req.result_name)
-            made = [node]
-            if show_regions and len(out.images) > 1:  # the content's regions, over the result
-                made.append(da.add_layer(doc, content.parentNode(), node, out.images[1],
-                                         flows.regions_layer_name(content.name())))
-                made[-1].setOpacity(160)
-            doc.refreshProjection()
-            return made
-        return self.start(req, apply, preview_at=(doc, content.parentNode(),
-                                                  da.result_anchor(content), da.rect_of(content)))
-
-    def relight(self, doc: Any, node: Any, lights: list[dict[str, Any]],
-                quality: str = "standard") -> BackgroundJob:
-        group, stack = da.light_stack(doc, node)
-        req = rq.relight_request(stack, lights, quality=quality, group_name=group.name())
-
-        def apply(out: Outcome) -> list[Any]:
-            layer = da.add_layer(doc, group.parentNode(), da.result_anchor(group), out.images[0],
-                                 req.result_name)
-            doc.refreshProjection()
-            return [layer]
-        return self.start(req, apply, preview_at=(doc, group.parentNode(),
-                                                  da.result_anchor(group), da.rect_of(group)))
+    def run_op(self, doc: Any, node: Any, desc: opdesc.OpDesc,
+               values: dict[str, Any]) -> BackgroundJob:
+        """Any described op on the selected ``node``, with a dialog's ``values`` (parameters by
+        name, picked inputs by role: a node, an image file's path or None); its result layers
+        go above the node (or its light-stack group), its previews show there while it runs."""
+        kdoc = da.KritaDocument(doc, self.tell)
+        plan = opflow.build(desc, kdoc, node, values)
+        return self.start(plan.request, lambda out: opflow.apply(plan, out, kdoc),
+                          preview=(kdoc, plan.anchor))
 
     def sketch(self, doc: Any, node: Any, *, k: int = 5, output: str = "layers") -> BackgroundJob:
         req = rq.sketch_search_request(da.read_layer(node), k=k)
@@ -278,44 +258,35 @@ class Controller:
         except Exception as e:  # noqa: BLE001 - the user reads a sentence
             self.tell(jobs.user_message(e))
 
-    def on_style(self) -> None:
+    def on_op(self, op: str) -> None:
+        """A menu entry of a described op: check the selected layer, ask with the op's dialog
+        (last values first), run it."""
+        desc = self.desc(op)
         got = self._doc_and_node()
-        if got is None:
+        if got is None or desc is None:
             return
         doc, node = got
         try:
-            da.check_readable(node)  # before the dialog, not after it
-        except InvalidInput as e:
-            self.tell(str(e))
-            return
-        choice = dialogs.style_dialog(doc, node, st.load())
-        if choice is not None:
-            self._guard(lambda: self.style(doc, node, **choice))
-
-    def on_relight(self) -> None:
-        got = self._doc_and_node()
-        if got is None:
-            return
-        doc, node = got
-        choice = dialogs.relight_dialog(st.load())
-        if choice is not None:
-            self._guard(lambda: self.relight(doc, node, rq.parse_lights(choice["lights"]),
-                                             choice["quality"]))
-
-    def on_sketch(self) -> None:
-        got = self._doc_and_node()
-        if got is None:
-            return
-        doc, node = got
-        try:
-            da.check_readable(node)
+            if desc.source is not None and desc.source.source == "active":
+                da.check_readable(node)  # before the dialog, not after it
+            elif desc.source is not None:
+                da.stack_group(node)
         except InvalidInput as e:
             self.tell(str(e))
             return
         s = st.load()
-        choice = dialogs.sketch_dialog(s)
-        if choice is not None:
-            self._guard(lambda: self.sketch(doc, node, k=choice["k"], output=choice["output"]))
+        last = s.extra.get("last_values", {})
+        values = dialogs.op_dialog(desc, doc, node, dict(last.get(desc.name) or {}), s)
+        if values is None:
+            return
+        kept = {p.name: values[p.name] for p in desc.shown
+                if isinstance(values.get(p.name), (str, int, float, bool))}
+        s.extra["last_values"] = {**last, desc.name: kept}
+        st.save(s)
+        if desc.name == "sketch.search":
+            self._guard(lambda: self.sketch(doc, node, k=values["k"], output=values["output"]))
+        else:
+            self._guard(lambda: self.run_op(doc, node, desc, values))
 
     def on_open_stack(self) -> None:
         folder = dialogs.folder_dialog("Open a light-stack folder", "darkroom_stack_folder")
@@ -338,9 +309,12 @@ class NeuralDarkroomExtension(Extension):
         menu_action = window.createAction(PLUGIN_NAME, MENU_TITLE, "tools/scripts")
         menu = QMenu(MENU_TITLE, window.qwindow())
         menu_action.setMenu(menu)
-        for action_id, text, method in ACTIONS:
+        for action_id, text, what in ACTIONS:
             action = window.createAction(action_id, text, f"tools/scripts/{PLUGIN_NAME}")
-            action.triggered.connect(getattr(self.controller, method))
+            if what.startswith("on_"):
+                action.triggered.connect(getattr(self.controller, what))
+            else:
+                action.triggered.connect(lambda _checked=False, op=what: self.controller.on_op(op))
 
 
 def _no_autostart() -> Any:

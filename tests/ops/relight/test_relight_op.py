@@ -214,3 +214,9 @@ def test_cache_folder_stays_bounded_least_recently_used_first(tiny: Path, make_l
     registry.run("relight.train", make_layers(seed=1), DRAFT)  # ... but a was used since
     c = registry.run("relight.train", make_layers(seed=3), DRAFT).meta["cache_key"]
     assert {f.stem for f in folder.glob("*.pt")} == {a, c}
+def test_the_result_is_named_by_its_lights() -> None:
+    from darkroom.ops.relight.op import result_name
+
+    assert result_name([{"position": [0.5, 0.5]}]) == "Relit: light at (0.50, 0.50)"
+    assert result_name([{"direction": [0.4, 0, 0.92]}, {"position": [1, 0]}]) == \
+        "Relit: 2 lights (0.40, 0.00, 0.92) (1.00, 0.00)"
