@@ -6,14 +6,14 @@ import numpy as np
 from PIL import Image as PILImage
 
 from darkroom import runner
-from darkroom.cli import DAEMON_COMMANDS, _leaves, build_parser
+from darkroom.cli import DAEMON_COMMANDS, INFO_COMMANDS, _leaves, build_parser
 from darkroom.ops.registry import Result
 
 
 def test_every_op_command_takes_preview() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    ops = [n for n in sub.choices if n not in DAEMON_COMMANDS]
+    ops = [n for n in sub.choices if n not in DAEMON_COMMANDS + INFO_COMMANDS]
     assert {"style", "relight", "sketch"} <= set(ops)
     for name in ops:
         for leaf in _leaves(sub.choices[name]):

@@ -27,8 +27,9 @@ import sys
 from pathlib import Path
 
 from darkroom import images as imgs
-from darkroom import lightnames
+from darkroom import lightnames, opcli
 from darkroom.errors import InvalidInput, InvalidParameter, NotFound
+from darkroom.ops import registry
 from darkroom.ops.registry import Image
 from darkroom.ops.relight import folder as folder_mod
 from darkroom.ops.relight import sphere
@@ -104,8 +105,9 @@ def _handler(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     layers = read_stack(args.stack, found=found)
     if args.train:
-        res = run_op("relight.train", layers, {"quality": args.quality}, remote=args.remote,
-                     device=args.device, label="relight: training")
+        res = run_op("relight.train", layers,
+                     opcli.collect_params(args, registry.get("relight.train")),
+                     remote=args.remote, device=args.device, label="relight: training")
         tr = res.meta.get("training", {})
         state = "already cached" if res.meta.get("cached") else "trained"
         print(f"{state}: model {res.meta.get('cache_key')} "
@@ -114,7 +116,8 @@ def _handler(args: argparse.Namespace) -> int:
     if not args.light or not args.output:
         raise InvalidInput("Give at least one --light and an -o output file, or --train.")
     targets = [lightnames.parse_target(s) for s in args.light]
-    res = run_op("relight.render", layers, {"lights": targets, "quality": args.quality},
+    params = opcli.collect_params(args, registry.get("relight.render"))
+    res = run_op("relight.render", layers, {**params, "lights": targets},
                  remote=args.remote, device=args.device, label="relight")
     for w in res.meta.get("warnings", []):
         print(f"warning: {w}")
@@ -143,10 +146,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "optional colour and intensity, e.g. 0.3,0.6:1,0.8,0.6@2")
     p.add_argument("-o", "--output", help="the output image file")
     p.add_argument("--train", action="store_true", help="train and cache only; no image")
-    p.add_argument("--quality", default="standard", choices=("draft", "standard", "best"),
-                   help="training budget, once per stack (then cached): on a 2-core CPU, 64 "
-                   "images at 256² train in about ¾ (draft), 2 (standard, the default) or 3 "
-                   "(best) minutes")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    # The op's scalar parameters (quality), from its description; lights come from --light.
+    opcli.add_params(p, registry.get("relight.render"), skip={"lights"})
+    p.add_argument("--device", default="auto", choices=opcli.DEVICES)
     p.add_argument("--remote", action="store_true", help="run in the daemon")
     p.set_defaults(func=_handler)

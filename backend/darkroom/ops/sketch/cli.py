@@ -12,15 +12,15 @@ import json
 import sys
 from pathlib import Path
 
+from darkroom import opcli
 from darkroom.images import read_image
+from darkroom.ops import registry
 from darkroom.ops.registry import Image
 from darkroom.runner import run_op
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", default="", metavar="PATH",
-                   help="index file (default: the per-user index)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--device", default="auto", choices=opcli.DEVICES)
     p.add_argument("--remote", action="store_true", help="run through the running daemon")
 
 
@@ -31,12 +31,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     pi = ssub.add_parser("index", help="index photo folders (incremental)")
     pi.add_argument("folders", nargs="+", metavar="DIR")
+    opcli.add_params(pi, registry.get("sketch.index"), skip={"folders"})  # --index
     _common(pi)
     pi.set_defaults(func=_index)
 
     ps = ssub.add_parser("search", help="rank indexed photos by similarity to sketches")
     ps.add_argument("sketches", nargs="+", metavar="SKETCH")
-    ps.add_argument("-k", type=int, default=10, help="photos per sketch (1-50, default 10)")
+    # -k and --index from the op's description; the CLI prints paths, so no images (or size)
+    opcli.add_params(ps, registry.get("sketch.search"), skip={"return_images", "size"},
+                     aliases={"k": ["-k"]})
     ps.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _common(ps)
     ps.set_defaults(func=_search)
@@ -44,7 +47,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _index(args: argparse.Namespace) -> int:
     folders = [str(Path(f).expanduser().resolve()) for f in args.folders]
-    res = run_op("sketch.index", [], {"folders": folders, "index": args.index},
+    params = opcli.collect_params(args, registry.get("sketch.index"))
+    res = run_op("sketch.index", [], {**params, "folders": folders},
                  remote=args.remote, device=args.device, label="indexing")
     m = res.meta
     print(f"{m.get('index', '')}: {m['added']} added, {m['updated']} updated, "
@@ -58,8 +62,8 @@ def _search(args: argparse.Namespace) -> int:
     # One request for all sketches: the model is loaded once and the sketches share backbone
     # batches and one ranking product.
     images = [Image(read_image(s), role="sketch", name=s) for s in args.sketches]
-    res = run_op("sketch.search", images,
-                 {"k": args.k, "index": args.index, "return_images": False},
+    params = opcli.collect_params(args, registry.get("sketch.search"))
+    res = run_op("sketch.search", images, {**params, "return_images": False},
                  remote=args.remote, device=args.device,
                  label=Path(args.sketches[0]).name if len(images) == 1
                  else f"{len(images)} sketches")
