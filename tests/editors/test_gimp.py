@@ -121,7 +121,11 @@ def test_gimp_front_door_menu_and_jobs(inside):
     assert not report["errors"], report["errors"]
     failed = {k: v for k, v in report["checks"].items() if not v["ok"]}
     assert not failed, f"{failed}\nlog: {report['log']}\nGIMP said: {stderr[-2000:]}"
-    for name in ("menu_neural-darkroom-style", "menu_neural-darkroom-sketch-folders",
+    for name in ("menu_neural-darkroom-style-transfer", "menu_neural-darkroom-sketch-folders",
+                 "menu_neural-darkroom-colour-match", "args_neural-darkroom-colour-match",
+                 "args_neural-darkroom-style-transfer", "colour_ok", "colour_name",
+                 "colour_takes_the_reference", "colour_above_content", "colour_source_untouched",
+                 "style_regions_layer",
                  "relight_ok", "relight_name", "relight_size", "relight_pixels", "style_ok",
                  "style_name", "style_size", "style_source_untouched", "bad_stack_message",
                  "no_preview_left", "style_moves_toward_style", "style_again_ok", "style_again_on_top",

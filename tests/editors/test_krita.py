@@ -77,7 +77,9 @@ def test_krita_front_door(tmp_path):
     for name in ("plugin_loaded", "menu", "docker", "status_running", "status_device",
                  "status_queue", "docker_label", "style_ok", "preview_shown", "preview_removed", "style_name", "style_above_content",
                  "style_moves_toward_style", "style_source_untouched", "second_style_on_top",
-                 "style_default_not_a_result", "pad_relight_ok", "pad_direction_light",
+                 "style_default_not_a_result", "colour_action", "colour_dialog_fields",
+                 "colour_ok", "colour_name", "colour_takes_the_reference",
+                 "colour_source_untouched", "pad_relight_ok", "pad_direction_light",
                  "pad_result_above_group", "open_stack_ok", "open_stack_layers",
                  "open_stack_note", "open_stack_relight_ok", "open_stack_relit"):
         assert name in report["checks"], f"check {name} did not run: {report}"

@@ -36,13 +36,24 @@ def main():
     pdb = Gimp.get_pdb()
     names = pdb.query_procedures("neural-darkroom.*", "", "", "", "", "", "", "")
     report["procedures"] = sorted(names)
-    for p in ("neural-darkroom-style", "neural-darkroom-relight", "neural-darkroom-sketch",
+    for p in ("neural-darkroom-style-transfer", "neural-darkroom-relight-render",
+              "neural-darkroom-sketch-search", "neural-darkroom-colour-match",
               "neural-darkroom-sketch-folders", "neural-darkroom-status"):
         check(f"procedure_{p}", p in names, names)
     for n in names:
         proc = pdb.lookup_procedure(n)
         label, menus = proc.get_menu_label(), list(proc.get_menu_paths())
         check(f"menu_{n}", bool(label) and MENU in menus, (label, menus))
+    # the op procedures' arguments come from the ops' descriptions (ops.json, install.py)
+    for proc_name, wanted in (("neural-darkroom-colour-match",
+                               {"reference-layer", "reference-file", "strength",
+                                "preserve-luminance", "mask-layer"}),
+                              ("neural-darkroom-style-transfer",
+                               {"style-layer", "style-file", "mode", "strength", "quality",
+                                "preserve-colors", "return-regions"})):
+        proc = pdb.lookup_procedure(proc_name)
+        got = {a.get_name() for a in proc.get_arguments()} if proc is not None else set()
+        check(f"args_{proc_name}", wanted <= got, sorted(got))
     img = Gimp.Image.new(W, H, Gimp.ImageBaseType.RGB)
 
     def layer(name, rgba, parent=None):
@@ -80,14 +91,14 @@ def main():
             report["log"].append(f"{op} is not in the daemon")
 
     if CFG.get("mode") == "stopped":  # no daemon, and it cannot be started here
-        ok, err = run("neural-darkroom-style", content, **{"style-layer": style})
+        ok, err = run("neural-darkroom-style-transfer", content, **{"style-layer": style})
         check("stopped_daemon_message", not ok and "backend" in (err or "")
               and "darkroom serve" in (err or ""), err)
         check("stopped_daemon_no_layer", len(img.get_layers()) == 3, len(img.get_layers()))
         return
     op_or_echo("relight.render")
     n0 = len(img.get_layers())
-    ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
+    ok, err = run("neural-darkroom-relight-render", group, lights="0.5,0.5", quality="draft")
     check("relight_ok", ok, err)
     if ok:
         top = img.get_layers()
@@ -105,7 +116,7 @@ def main():
             # position 0 is the top: the result sits right above the group
             check("relight_above_group", img.get_item_position(lay) + 1 ==
                   img.get_item_position(group))
-    ok, err = run("neural-darkroom-style", content, **{"style-layer": style, "quality": "draft"})
+    ok, err = run("neural-darkroom-style-transfer", content, **{"style-layer": style, "quality": "draft"})
     check("style_ok", ok, err)
     if ok:
         new = [lay for lay in img.get_layers() if lay.get_name().startswith("Style:")]
@@ -124,7 +135,7 @@ def main():
         check("no_preview_left", not [lay for lay in img.get_layers()
                                       if lay.get_name() == "Neural Darkroom preview"])
     # again: the new result goes on top of the first one, so the canvas shows it
-    ok, err = run("neural-darkroom-style", content, **{"style-layer": style, "quality": "draft"})
+    ok, err = run("neural-darkroom-style-transfer", content, **{"style-layer": style, "quality": "draft"})
     check("style_again_ok", ok, err)
     if ok:
         names_ = [lay.get_name() for lay in img.get_layers()]
@@ -134,6 +145,33 @@ def main():
         check("style_again_on_top", len(styled) == 2 and styled[0] < styled[1]
               and names_.index("content") == styled[1] + 1, names_)
     check("layer_count", len(img.get_layers()) == n0 + 3, len(img.get_layers()))
+    # an op added to the backend alone (colour.match): its menu entry, dialog arguments, result
+    ok, err = run("neural-darkroom-colour-match", content, **{"reference-layer": style,
+                                                              "strength": 1.0})
+    check("colour_ok", ok, err)
+    if ok:
+        new = [lay for lay in img.get_layers() if lay.get_name().startswith("Colour match")]
+        check("colour_name", [lay.get_name() for lay in new] == ["Colour match: style"],
+              [lay.get_name() for lay in img.get_layers()])
+        if new:
+            got = pixels(new[0])[:4]
+            report["colour_first_pixel_rgba"] = list(got)
+            check("colour_takes_the_reference", all(abs(a - b) <= 12 for a, b in
+                                                    zip(got[:3], (20, 80, 200))), list(got))
+            names_ = [lay.get_name() for lay in img.get_layers()]
+            check("colour_above_content", names_.index("Colour match: style") <
+                  names_.index("content"), names_)
+        check("colour_source_untouched", pixels(content)[:4] == bytes((200, 120, 30, 255)))
+    # the style's paired regions as a see-through layer over the result (return-regions)
+    ok, err = run("neural-darkroom-style-transfer", content,
+                  **{"style-layer": style, "quality": "draft", "return-regions": True})
+    check("style_regions_ok", ok, err)
+    if ok:
+        regions = [lay for lay in img.get_layers()
+                   if lay.get_name().startswith("Style: regions of content")]
+        check("style_regions_layer", len(regions) == 1 and
+              abs(regions[0].get_opacity() - 60.0) < 1, [lay.get_name() for lay in
+                                                         img.get_layers()])
     # as the menu runs it with the values it has (Filters → Repeat / Re-show)
     ok, err = run("neural-darkroom-status", None, mode=Gimp.RunMode.WITH_LAST_VALS)
     check("status_ok", ok, err)
@@ -150,7 +188,7 @@ def main():
             kids = [c.get_name() for c in groups[0].get_children()] if groups else []
             check("open_stack_layers", len(kids) == CFG["stack_n"] and all(
                 k.startswith("light ") and len(k.split()) == 4 for k in kids), kids)
-            ok, err = run("neural-darkroom-relight", groups[0], image=simg,
+            ok, err = run("neural-darkroom-relight-render", groups[0], image=simg,
                           lights="0,0,1", quality="draft")
             check("open_stack_relight_ok", ok, err)
             names = [lay.get_name() for lay in simg.get_layers()]
@@ -173,13 +211,13 @@ def main():
             buf = drawing.get_buffer()
             buf.set(Gegl.Rectangle.new(0, 0, W, H), "R'G'B'A u8", bytes(box))
             buf.flush()
-            ok, err = run("neural-darkroom-sketch", drawing, mode=Gimp.RunMode.WITH_LAST_VALS)
+            ok, err = run("neural-darkroom-sketch-search", drawing, mode=Gimp.RunMode.WITH_LAST_VALS)
             check("sketch_ok", ok, err)
             groups = [lay for lay in img.get_layers() if lay.get_name() == "Sketch matches"]
             check("sketch_group", len(groups) == 1 and len(groups[0].get_children()) == 3,
                   [lay.get_name() for lay in img.get_layers()])
     layer("not a light", (1, 2, 3, 255), group)
-    ok, err = run("neural-darkroom-relight", group, lights="0.5,0.5", quality="draft")
+    ok, err = run("neural-darkroom-relight-render", group, lights="0.5,0.5", quality="draft")
     check("bad_stack_message", not ok and "not a light" in (err or ""), err)
 
 

@@ -179,7 +179,7 @@ def run():
             dlg.accept()
         STATE["dialogs"].append(fill)
         n = len(root.childNodes())
-        trigger("neural_darkroom_style")
+        trigger("neural_darkroom_style_transfer")
         when(lambda: not ctl.busy and ctl.last is not None and len(root.childNodes()) > n
              or (ctl.last is not None and not ctl.last.ok and not ctl.busy),
              after_first_style if first else after_second_style)
@@ -216,6 +216,46 @@ def run():
         default = report.get("style_default_second") or ""
         check("style_default_not_a_result", default and not default.startswith("Style: "),
               default)
+        colour_from_menu()
+
+    def colour_from_menu():
+        """An op added to the backend alone (colour.match): its menu entry and its dialog,
+        generated from its description, then its result."""
+        doc.setActiveNode(content)
+
+        def fill(dlg):
+            fields = {name: dlg.findChild(object, f"darkroom_{name}") is not None
+                      for name in ("reference", "mask", "strength", "preserve_luminance")}
+            check("colour_dialog_fields", all(fields.values()), fields)
+            combo = dlg.findChild(object, "darkroom_reference")
+            combo.setCurrentIndex(combo.findText("style"))
+            dlg.findChild(object, "darkroom_strength").setValue(1.0)
+            dlg.accept()
+        STATE["dialogs"].append(fill)
+        n = len(root.childNodes())
+        check("colour_action", app.action("neural_darkroom_colour_match") is not None)
+        trigger("neural_darkroom_colour_match")
+        when(lambda: not ctl.busy and ctl.last is not None and len(root.childNodes()) > n
+             or (ctl.last is not None and not ctl.last.ok and not ctl.busy), after_colour)
+
+    def after_colour():
+        out = ctl.last
+        check("colour_ok", out is not None and out.ok, out and out.error)
+        names = [c.name() for c in root.childNodes()]
+        check("colour_name", "Colour match: style" in names, names)
+        if "Colour match: style" in names:
+            node = root.childNodes()[names.index("Colour match: style")]
+            px = bytes(node.pixelData(0, 0, W, H))
+            # B, G, R of the reference (style) layer: a flat colour takes it whole
+            check("colour_takes_the_reference", all(abs(a - b) <= 12 for a, b in
+                                                    zip(px[:3], (200, 80, 20))), list(px[:4]))
+            check("colour_above_results", names.index("Colour match: style")
+                  > names.index("content"), names)
+        src = bytes(content.pixelData(0, 0, W, H))
+        check("colour_source_untouched", src[:4] == bytes((30, 120, 200, 255)), src[:4])
+        pad_relight()
+
+    def pad_relight():
         # 2. The docker's light pad on a stack of directions
         doc.setActiveNode(group)
         if pad is None:
