@@ -110,3 +110,37 @@ def test_a_weights_parameter_is_a_file_path_by_name() -> None:
     """The style ops declare 'weights' as a plain str; the registry checks it as a file."""
     spec = registry.load_all()["style.transfer"]
     assert next(p for p in spec.params if p.name == "weights").path == "file"
+
+
+def test_roles_are_checked_against_the_description() -> None:
+    """An op that declares its images gets their roles checked before it runs: a sentence
+    naming the image, never a KeyError inside the op."""
+    import numpy as np
+    import pytest
+
+    from darkroom.errors import InvalidInput
+    from darkroom.ops import registry
+    from darkroom.ops.registry import Image, ImageInput, Result
+
+    @registry.register("test.roles", images=(ImageInput("content", source="active"),
+                                             ImageInput("stack", source="stack"),
+                                             ImageInput("mask", optional=True)),
+                       min_images=1, max_images=9)
+    def _roles(images, params, progress, cancelled):  # type: ignore[no-untyped-def]
+        return Result(meta={"roles": sorted(registry.by_role(images))})
+
+    try:
+        px = np.zeros((2, 2, 3), np.uint8)
+
+        def run(*roles: str) -> object:
+            return registry.run("test.roles", [Image(px, role=r, name=f"{r}{i}")
+                                               for i, r in enumerate(roles)])
+        assert run("content", "stack", "stack").meta["roles"] == ["content", "stack"]
+        with pytest.raises(InvalidInput, match="'paint1' has role 'paint'"):
+            run("content", "paint")
+        with pytest.raises(InvalidInput, match="Two images have the role 'content'"):
+            run("content", "content", "stack")
+        with pytest.raises(InvalidInput, match="needs an image with the role 'stack'"):
+            run("content", "mask")
+    finally:
+        registry._REGISTRY.pop("test.roles", None)

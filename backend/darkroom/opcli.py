@@ -164,9 +164,11 @@ def add_images(parser: argparse.ArgumentParser, spec: OpSpec) -> tuple[ImageInpu
         text = (i.help or i.describe()["label"]).replace("%", "%%")
         if i.optional:
             parser.add_argument(option_name(i.role), dest=i.role, metavar="FILE", default=None,
-                                help=f"{text} (optional image file)")
+                                action="append" if i.many else "store",
+                                help=f"{text} (optional image file{'s' if i.many else ''})")
         else:
-            parser.add_argument(i.role, metavar=i.role.upper(), help=text)
+            parser.add_argument(i.role, metavar=i.role.upper(), help=text,
+                                nargs="+" if i.many else None)
     return inputs
 
 
@@ -177,8 +179,8 @@ def read_images(args: argparse.Namespace, spec: OpSpec) -> list[Image]:
 
     out = []
     for i in spec.images:
-        f = getattr(args, i.role, None)
-        if f:
+        given = getattr(args, i.role, None)
+        for f in given if isinstance(given, list) else [given] if given else []:
             out.append(Image(read_image(f), role=i.role, name=Path(f).stem))
     return out
 

@@ -255,10 +255,12 @@ class ImageInput:
     source: str = "layer"  #: one of IMAGE_SOURCES
     optional: bool = False
     help: str = ""
+    many: bool = False  #: several images may come with this role (a ``stack`` always may)
 
     def describe(self) -> dict[str, Any]:
         return {"role": self.role, "label": self.label or self.role.replace("_", " ").capitalize(),
-                "source": self.source, "optional": self.optional, "help": self.help}
+                "source": self.source, "optional": self.optional, "help": self.help,
+                "many": self.many or self.source == "stack"}
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,27 @@ class OpSpec:
             raise InvalidInput(f"Op '{self.name}' takes {want} images; it was sent {n}.")
         for im in images:
             check_pixels(im.pixels, im.name or im.role)
+        if self.images:
+            self._check_roles(images)
+
+    def _check_roles(self, images: Sequence[Image]) -> None:
+        """The roles the description declares: no stranger, no role twice (a ``stack`` role is
+        many images), none missing that is not optional — sentences that name the image."""
+        declared = {i.role: i for i in self.images}
+        seen: dict[str, Image] = {}
+        for im in images:
+            inp = declared.get(im.role)
+            if inp is None:
+                raise InvalidInput(f"Image '{im.name or im.role}' has role '{im.role}'; op "
+                                   f"'{self.name}' takes {', '.join(declared)}.")
+            if im.role in seen and not (inp.many or inp.source == "stack"):
+                raise InvalidInput(f"Two images have the role '{im.role}' "
+                                   f"('{seen[im.role].name}' and '{im.name}'); send one.")
+            seen[im.role] = im
+        for role, inp in declared.items():
+            if role not in seen and not inp.optional:
+                raise InvalidInput(f"Op '{self.name}' needs an image with the role '{role}' "
+                                   f"({inp.label or role}).")
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -444,6 +467,11 @@ def get(name: Any) -> OpSpec:
             f"There is no op named {shown}. Known ops: {', '.join(sorted(ops))}.", field="op"
         )
     return ops[name]
+
+
+def by_role(images: Sequence[Image]) -> dict[str, Image]:
+    """An op's images by role (the roles were checked against its description)."""
+    return {im.role: im for im in images}
 
 
 def check_pixels(pixels: Any, what: str) -> None:

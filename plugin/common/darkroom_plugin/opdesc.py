@@ -64,6 +64,7 @@ class ImageDesc:
     source: str = "layer"
     optional: bool = False
     help: str = ""
+    many: bool = False
 
     @property
     def arg(self) -> str:

@@ -52,10 +52,10 @@ from darkroom.ops.registry import (
     Param,
     ProgressFn,
     Result,
+    by_role,
     register,
 )
 
-ROLES = ("content", "reference", "mask")
 MAX_SAMPLES = 1 << 18  #: pixels of each image the map is fitted on (at most)
 CHUNK_PIXELS = 1 << 18  #: pixels mapped at a time (between cancel checks)
 SEED = 20070101  #: the sample is the same on every run
@@ -79,18 +79,9 @@ IMAGES = (
 
 
 def _by_role(images: list[Image]) -> dict[str, Image]:
-    found: dict[str, Image] = {}
-    for img in images:
-        if img.role not in ROLES:
-            raise InvalidInput(f"Image '{img.name or img.role}' has role '{img.role}'; colour "
-                               f"match takes {', '.join(ROLES)}.")
-        if img.role in found:
-            raise InvalidInput(f"Two images have the role '{img.role}' "
-                               f"('{found[img.role].name}' and '{img.name}'); send one.")
-        found[img.role] = img
-    for need in ("content", "reference"):
-        if need not in found:
-            raise InvalidInput(f"Colour match needs an image with the role '{need}'.")
+    """The images by role (roles checked by the registry against ``IMAGES``), with this op's
+    own checks."""
+    found = by_role(images)
     if "mask" in found:
         mh, mw = found["mask"].pixels.shape[:2]
         h, w = found["content"].pixels.shape[:2]

@@ -109,8 +109,9 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
     min_images=1,
     max_images=MAX_SKETCHES,
     title="Sketch Search…",
-    images=(ImageInput("sketch", "Sketch", "active",
-                       help="dark strokes on a light or transparent background"),),
+    images=(ImageInput("sketch", "Sketch", "active", many=True,
+                       help="dark strokes on a light or transparent background (several "
+                       "sketches: one ranking each)"),),
     result_prefix="Sketch matches",
 )
 def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,

@@ -37,7 +37,6 @@ from darkroom.ops.style import grid as bgrid
 from darkroom.ops.style import laplacian as mlap
 from darkroom.ops.style.features import resize, working_size
 
-ROLES = ("content", "style", "content_labels", "style_labels", "mask")
 MIN_SIDE = 16  #: smaller images carry no texture the networks can see
 #: Working size (longest side, px) per quality. The grid has a few thousand parameters, so a
 #: small working size fixes it well; its output is full resolution whatever this is. The fast
@@ -86,18 +85,9 @@ IMAGES = (
 
 
 def _by_role(images: list[Image]) -> dict[str, Image]:
-    found: dict[str, Image] = {}
-    for img in images:
-        if img.role not in ROLES:
-            raise InvalidInput(f"Image '{img.name or img.role}' has role '{img.role}'; style "
-                               f"transfer takes {', '.join(ROLES)}.")
-        if img.role in found:
-            raise InvalidInput(f"Two images have the role '{img.role}' "
-                               f"('{found[img.role].name}' and '{img.name}'); send one.")
-        found[img.role] = img
-    for need in ("content", "style"):
-        if need not in found:
-            raise InvalidInput(f"Style transfer needs an image with the role '{need}'.")
+    """The images by role (roles checked by the registry against ``IMAGES``), with this op's
+    own checks."""
+    found = registry.by_role(images)
     for role in ("content", "style"):
         h, w = found[role].pixels.shape[:2]
         if min(h, w) < MIN_SIDE:
