@@ -411,17 +411,27 @@ def register(
     params: Sequence[Param] = (),
     help: str = "",
     inputs: str = "",
-    min_images: int = 0,
+    min_images: int | None = None,
     max_images: int | None = None,
     title: str = "",
     images: Sequence[ImageInput] = (),
     result_prefix: str = "",
 ) -> Callable[[OpFn], OpFn]:
     """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``).
-    ``title``, ``images`` and ``result_prefix``: see :class:`OpSpec`."""
+    ``title``, ``images`` and ``result_prefix``: see :class:`OpSpec`. With ``images`` declared,
+    ``inputs``, ``min_images`` and ``max_images`` follow from them unless given."""
     for i in images:
         if i.source not in IMAGE_SOURCES:
             raise ValueError(f"op {name}: image {i.role} has a bad source {i.source!r}")
+    many = any(i.many or i.source == "stack" for i in images)
+    if min_images is None:
+        min_images = sum(not i.optional for i in images)
+    if max_images is None and images and not many:
+        max_images = len(images)
+    if not inputs and images:
+        inputs = "; ".join(f"{i.role}{' (optional)' if i.optional else ''}"
+                           f"{' (several)' if i.many or i.source == 'stack' else ''}"
+                           f"{': ' + i.help if i.help else ''}" for i in images)
 
     checked = []
     for p in params:

@@ -27,7 +27,7 @@ def test_render_shape_name_and_linear_encoding(tiny: Path, make_layers) -> None:
     res = render(layers, {"position": [0.4, 0.6]})
     (out,) = res.images
     assert out.pixels.shape == (24, 24, 3) and out.pixels.dtype == np.float32
-    assert out.name == "Relit: 1 light" and out.role == "result" and out.colorspace == "linear"
+    assert out.name == "Relit: light at (0.40, 0.60)" and out.role == "result" and out.colorspace == "linear"
     assert out.pixels.min() >= 0 and out.pixels.mean() > 0.01
     assert res.meta["warnings"] == [] and res.meta["training"]["members"] == 2
 
@@ -45,7 +45,7 @@ def test_two_coloured_lights_add_up(tiny: Path, make_layers) -> None:
     b = {"position": [0.8, 0.55], "color": [0.1, 0.4, 1.0], "intensity": 1.5}
     sa, sb = render(layers, a).images[0].pixels, render(layers, b).images[0].pixels
     both = render(layers, a, b)
-    assert both.images[0].name == "Relit: 2 lights"
+    assert both.images[0].name == "Relit: 2 lights (0.45, 0.20) (0.80, 0.55)"
     np.testing.assert_allclose(both.images[0].pixels, sa + sb, atol=1e-5)
     assert not np.allclose(sa, sb, atol=1e-3)  # the two lights really differ
 

@@ -201,9 +201,6 @@ def _reference_samples(ref: Image, content: Image) -> tuple[np.ndarray, np.ndarr
     help="Colour match: give a layer the colours of a reference picture (the minimal-"
     "displacement affine colour map of Pitié & Kokaram 2007), globally, with a strength.",
     params=PARAMS,
-    inputs="roles: content, reference; optional mask (where to apply, content-sized)",
-    min_images=2,
-    max_images=3,
     title="Colour Match…",
     images=IMAGES,
     result_prefix="Colour match: ",

@@ -244,8 +244,6 @@ def result_name(lights: list[dict[str, Any]]) -> str:
               "0.9,0.5", label="Target lights", text="lights"),
         _QUALITY,
     ],
-    inputs="one layer per captured light, role 'stack', named 'light U V' or 'light X Y Z'",
-    min_images=1,
     title="Relight…",
     images=(ImageInput("stack", "Light stack", "stack",
                        help="the selected layer group: one photo per light, named 'light U V' "

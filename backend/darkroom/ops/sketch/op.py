@@ -104,9 +104,6 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
         Param("return_images", "bool", default=True, help="return the photos as images",
               editor=False),
     ],
-    inputs="one or more sketch layers, role 'sketch' (dark strokes on a light or transparent "
-           "background)",
-    min_images=1,
     max_images=MAX_SKETCHES,
     title="Sketch Search…",
     images=(ImageInput("sketch", "Sketch", "active", many=True,

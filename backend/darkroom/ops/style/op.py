@@ -225,10 +225,6 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     help="Photo style transfer: photorealistic (fast bilateral grid or Deep Photo Style "
     "Transfer), painterly (neural style) or patch-based (CNNMRF).",
     params=PARAMS,
-    inputs="roles: content, style; optional content_labels + style_labels (colour-coded "
-    "regions), mask (where to apply, content-sized)",
-    min_images=2,
-    max_images=5,
     title="Photo Style Transfer…",
     images=IMAGES,
     result_prefix="Style: ",
