@@ -116,6 +116,12 @@ class KritaNode:
     def parentNode(self) -> Any:  # noqa: N802
         return self.parent
 
+    def remove(self) -> bool:
+        if self.parent is not None:
+            self.parent.children.remove(self)
+            self.parent = None
+        return True
+
     def addChildNode(self, node: Any, above: Any) -> bool:  # noqa: N802
         node.parent = self
         at = self.children.index(above) + 1 if above in self.children else 0

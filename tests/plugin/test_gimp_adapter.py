@@ -114,6 +114,12 @@ def test_procedure_arguments_come_from_the_op_description(gimp, monkeypatch):
     gimp.NeuralDarkroom().do_create_procedure("neural-darkroom-relight-render")
     args = {a[0]: (name, a) for name, a in proc.calls if name.startswith("add_")}
     assert args["lights"][0] == "add_string_argument" and args["lights"][1][3] == "0.5,0.5"
+    proc.calls.clear()
+    gimp.NeuralDarkroom().do_create_procedure("neural-darkroom-sketch-search")
+    args = {a[0]: (name, a) for name, a in proc.calls if name.startswith("add_")}
+    assert args["k"][0] == "add_int_argument" and args["k"][1][3:6] == (1, 50, 10)
+    assert args["output"][0] == "add_choice_argument"  # its results come as a group
+    assert "index" not in args and "size" not in args
 
 
 def test_op_values_read_the_dialogs_arguments(gimp, descs):

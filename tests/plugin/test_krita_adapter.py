@@ -5,13 +5,15 @@ source, and the controller turns a finished job into a layer (or a sentence) on 
 from __future__ import annotations
 
 import struct
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 from fake_editors import KritaDoc, KritaNode, Rect, install_krita
 
 from darkroom.client import WireImage
-from darkroom.errors import InvalidInput
+from darkroom.errors import Cancelled, InvalidInput
 
 
 @pytest.fixture
@@ -152,3 +154,67 @@ def test_a_warning_is_shown_and_the_layer_still_added(krita):
     ctl, root = _style_answered_by(krita, ev)
     assert len(root.childNodes()) == 3 and ctl.last.ok
     assert len(ctl.messages) == 1 and warn in ctl.messages[0]
+
+
+def test_sketch_matches_come_as_a_group_best_on_top(krita):
+    sketch = KritaNode("doodle", "U8", Rect(0, 0, 1, 1), bytes([0, 0, 0, 255]))
+    photo = KritaNode("holiday", "U8", Rect(0, 0, 1, 1), bytes(4))
+    root = KritaNode("root", kind="grouplayer", children=[photo, sketch])
+    doc = KritaDoc(root, "U8")
+    found = [WireImage(bytes([9, 9, 9, 255]), shape=(1, 1, 4), dtype="u8", role="match",
+                       name=n) for n in ("shoe.jpg", "boot.jpg")]
+    ev = SimpleNamespace(type="result", images=found, fraction=1.0, stage="",
+                         meta={"layer_names": ["shoe.jpg (0.87)", "boot.jpg (0.61)"]})
+    job = SimpleNamespace(events=lambda timeout=None: iter([ev]), cancel=lambda: None)
+    ctl = krita.ea.Controller(app=None, connect=lambda: SimpleNamespace(
+        submit=lambda *a: job, close=lambda: None))
+    ctl.interactive = False
+    ctl.run_op(doc, sketch, ctl.desc("sketch.search"), {"k": 2}).wait(5)
+    ctl._tick()
+    assert ctl.last.ok
+    assert [n.name() for n in root.childNodes()] == ["holiday", "doodle", "Sketch matches"]
+    group = root.childNodes()[2]
+    # bottom first: the best match is the group's top layer
+    assert [n.name() for n in group.childNodes()] == ["boot.jpg (0.61)", "shoe.jpg (0.87)"]
+    assert sketch.set_calls == []
+
+
+def test_cancel_leaves_the_document_as_it_was(krita, monkeypatch):
+    """A job that streamed previews and was then cancelled: the preview layer is gone and no
+    result was added."""
+    def fake_preview(doc, parent, above, px, rect, node=None):  # Qt's scaling left out
+        if node is None:
+            node = doc.createNode("Neural Darkroom preview", "paintlayer")
+            parent.addChildNode(node, above)
+        return node
+    monkeypatch.setattr(krita.da, "show_preview", fake_preview)
+    content = KritaNode("photo", "U8", Rect(0, 0, 2, 2), bytes(16))
+    style_node = KritaNode("sunset", "U8", Rect(0, 0, 2, 2), bytes(16))
+    root = KritaNode("root", kind="grouplayer", children=[content, style_node])
+    doc = KritaDoc(root, "U8")
+    preview = WireImage(bytes([5, 6, 7]), shape=(1, 1, 3), dtype="u8", role="preview")
+    cancel = threading.Event()
+
+    def events(timeout=None):
+        yield SimpleNamespace(type="progress", fraction=0.3, stage="solving", preview=preview)
+        cancel.wait(10)  # the daemon answers the cancel
+        yield SimpleNamespace(type="error", error=Cancelled("Cancelled."), images=[], meta={},
+                              fraction=0.3, stage="")
+    job = SimpleNamespace(events=events, cancel=cancel.set)
+    ctl = krita.ea.Controller(app=None, connect=lambda: SimpleNamespace(
+        submit=lambda *a: job, close=lambda: None))
+    ctl.interactive = False
+    before = [n.name() for n in root.childNodes()]
+    running = style(ctl, doc, content, style_node)
+    for _ in range(500):  # what the Qt timer does while it runs
+        ctl._tick()
+        if ctl.previews_shown:
+            break
+        time.sleep(0.01)
+    assert "Neural Darkroom preview" in [n.name() for n in root.childNodes()]
+    running.cancel()  # the progress dialog's Cancel
+    while ctl.busy:
+        ctl._tick()
+        time.sleep(0.01)
+    assert ctl.last.cancelled and ctl.messages == []  # a cancel is not an error to report
+    assert [n.name() for n in root.childNodes()] == before

@@ -61,6 +61,15 @@ class Doc:
         self.added.append((getattr(anchor, "name", anchor), [(name, a) for _p, name, a in layers]))
         return [name for _p, name, _a in layers]
 
+    def add_group(self, anchor: Any, name: str, layers: list[tuple[Pixels, str]]) -> list[Any]:
+        self.added.append((getattr(anchor, "name", anchor), [(name, 1.0)]))
+        self.grouped = [n for _p, n in layers]
+        return [name, *self.grouped]
+
+    def open_image(self, p: Pixels, name: str) -> str:
+        self.opened = [*getattr(self, "opened", []), name]
+        return name
+
     def message(self, text: str) -> None:
         pass
 
@@ -170,3 +179,21 @@ def test_descriptions_file_round_trip_and_refresh(tmp_path, described):
             return {"version": "9"}
     assert opdesc.refresh(tmp_path, Client()) is True
     assert "colour.new" in [d.name for d in opdesc.editor_ops(opdesc.load(tmp_path))]
+
+
+def test_sketch_matches_come_as_a_group_or_as_new_images(descs):
+    search = by_name(descs, "sketch.search")
+    assert search.result_group == "Sketch matches"  # from the op's description
+    matches = [px("shoe.jpg"), px("boot.jpg")]
+    meta = {"layer_names": ["shoe.jpg (0.87)", "boot.jpg (0.61)"]}
+    doc = Doc()
+    plan = opflow.build(search, doc, L("doodle"), {"k": 2})
+    assert plan.request.params == {"k": 2} and plan.request.images[0][0] == "sketch"
+    assert opflow.apply(plan, Outcome(matches, meta), doc) == [
+        "Sketch matches", "shoe.jpg (0.87)", "boot.jpg (0.61)"]  # the best on top
+    assert doc.added == [("doodle", [("Sketch matches", 1.0)])]
+    as_images = opflow.build(search, doc, L("doodle"), {"k": 2, "output": "images"})
+    assert opflow.apply(as_images, Outcome(matches, meta), doc) == ["shoe.jpg (0.87)",
+                                                                     "boot.jpg (0.61)"]
+    with pytest.raises(InvalidParameter, match="Show as new"):
+        opflow.build(search, doc, L("doodle"), {"output": "printer"})

@@ -43,12 +43,7 @@ def test_parse_lights_several_with_colour_and_intensity():
         rq.parse_lights("nowhere")
 
 
-def test_sketch_requests():
-    req = rq.sketch_search_request(layer("doodle"), k=3)
-    assert req.op == "sketch.search" and req.params["k"] == 3 and req.images[0][0] == "sketch"
-    assert req.result_name == rq.SKETCH_GROUP
-    with pytest.raises(InvalidParameter):
-        rq.sketch_search_request(layer("doodle"), k=0)
+def test_sketch_index_request_needs_a_folder():
+    assert rq.sketch_index_request(["/photos"]).params == {"folders": ["/photos"]}
     with pytest.raises(InvalidParameter, match="folder"):
         rq.sketch_index_request([])
-    assert rq.match_layer_name("shoe.jpg", {"score": 0.873}) == "shoe.jpg (0.87)"

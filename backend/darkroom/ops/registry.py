@@ -28,7 +28,8 @@ says how a person meets the op — each parameter's ``label`` (and whether the e
 the ``images`` it takes (the selected layer, another layer or an image file, a light-stack
 group), the menu ``title`` and the ``result_prefix`` its result layers' names start with. The
 CLI's options (:mod:`darkroom.opcli`), GIMP's procedure arguments and Krita's dialogs are
-generated from it; ``daemon.ops`` and ``darkroom ops --json`` serve it (``install.py`` writes it
+generated from it (a result's ``meta`` may add ``layers``, ``layer_opacity`` and
+``layer_names``: which returned images become layers, how opaque, named how); ``daemon.ops`` and ``darkroom ops --json`` serve it (``install.py`` writes it
 beside each plugin, since GIMP registers procedures before any daemon runs).
 """
 
@@ -275,6 +276,9 @@ class OpSpec:
     title: str = ""  #: the editors' menu entry ("" → not in the editors' menus)
     images: tuple[ImageInput, ...] = ()  #: the images, for the editors and the CLI
     result_prefix: str = ""  #: the result layers' names start with this
+    #: "" → the results are layers above the source; else the name of a layer group above it
+    #: holding them, first on top (or each opened as a new image, as the user chooses)
+    result_group: str = ""
 
     def validate_params(self, params: Any, cwd: Path | None = None) -> dict[str, Any]:
         """Check ``params`` against the schema; fill defaults. Unknown names are errors.
@@ -347,6 +351,7 @@ class OpSpec:
             "title": self.title,
             "images": [i.describe() for i in self.images],
             "result_prefix": self.result_prefix,
+            "result_group": self.result_group,
             "params": [p.describe() for p in self.params],
         }
 
@@ -416,6 +421,7 @@ def register(
     title: str = "",
     images: Sequence[ImageInput] = (),
     result_prefix: str = "",
+    result_group: str = "",
 ) -> Callable[[OpFn], OpFn]:
     """Decorator: register ``fn`` as op ``name`` (``family.verb``, e.g. ``style.transfer``).
     ``title``, ``images`` and ``result_prefix``: see :class:`OpSpec`. With ``images`` declared,
@@ -443,7 +449,7 @@ def register(
 
     def deco(fn: OpFn) -> OpFn:
         _REGISTRY[name] = OpSpec(name, fn, tuple(checked), help, inputs, min_images, max_images,
-                                 title, tuple(images), result_prefix)
+                                 title, tuple(images), result_prefix, result_group)
         return fn
 
     return deco

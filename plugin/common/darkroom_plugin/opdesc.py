@@ -79,6 +79,7 @@ class OpDesc:
     images: list[ImageDesc] = field(default_factory=list)
     params: list[ParamDesc] = field(default_factory=list)
     result_prefix: str = ""
+    result_group: str = ""  #: results in a layer group of this name (or as new images)
 
     @property
     def procedure(self) -> str:
@@ -130,7 +131,8 @@ def parse(ops: list[Any]) -> list[OpDesc]:
                 help=str(raw.get("help") or ""),
                 images=[_image(i) for i in raw.get("images") or []],
                 params=[_param(p) for p in raw.get("params") or []],
-                result_prefix=str(raw.get("result_prefix") or "")))
+                result_prefix=str(raw.get("result_prefix") or ""),
+                result_group=str(raw.get("result_group") or "")))
         except (KeyError, TypeError, AttributeError):
             continue
     return sorted(out, key=lambda d: d.name)

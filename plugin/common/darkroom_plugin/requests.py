@@ -3,7 +3,7 @@
 The adapters read layers into :class:`~darkroom_plugin.pixels.Pixels`. Most ops' requests are
 built from their descriptions (:mod:`opflow`); here live the checks that can be made before any
 pixel travels (an unparsable light stack stops here, naming its layers), the relighting targets'
-text, and sketch search's and indexing's requests (their results are not layers above a source).
+text, and sketch indexing's request (the Sketch Photo Folders flow).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any
 from darkroom.errors import InvalidInput, InvalidParameter
 
 from .pixels import Pixels
-
-SKETCH_GROUP = "Sketch matches"
 
 
 @dataclass
@@ -71,17 +69,7 @@ def check_stack(stack: list[Pixels]) -> None:
                            f"differ from '{first.name}' ({first.width}×{first.height}).")
 
 
-# --- sketch search -----------------------------------------------------------------------------
-
-def sketch_search_request(sketch: Pixels, *, k: int = 5, size: int = 512,
-                          index: str | None = None) -> Request:
-    if not 1 <= int(k) <= 50:
-        raise InvalidParameter(f"Number of matches must be between 1 and 50, not {k}.", field="k")
-    params: dict[str, Any] = {"k": int(k), "size": int(size)}
-    if index:
-        params["index"] = index
-    return Request("sketch.search", [("sketch", sketch)], params, SKETCH_GROUP)
-
+# --- sketch search's index ----------------------------------------------------------------------
 
 def sketch_index_request(folders: list[str], index: str | None = None) -> Request:
     if not folders:
@@ -91,9 +79,3 @@ def sketch_index_request(folders: list[str], index: str | None = None) -> Reques
     if index:
         params["index"] = index
     return Request("sketch.index", [], params, "")
-
-
-def match_layer_name(name: str, meta: dict[str, Any] | None = None) -> str:
-    """``sketch.search`` results are named by file; add the score when the daemon sends it."""
-    score = (meta or {}).get("score")
-    return f"{name} ({float(score):.2f})" if isinstance(score, int | float) else name

@@ -111,9 +111,9 @@ def add_op_arguments(proc, desc):
                                Gimp.FileChooserAction.OPEN, True, None, RW)
     for p in desc.shown:
         add_param_argument(proc, p)
-    if desc.name == "sketch.search":  # where the matches go: this flow's own choice
-        proc.add_choice_argument("output", "Show as new", None, _choice(("layers", "images")),
-                                 st.load().sketch_output, RW)
+    if desc.result_group:  # results as a layer group here, or each as a new image
+        proc.add_choice_argument("output", "Show as new", None, _choice(opflow.OUTPUTS),
+                                 "layers", RW)
 
 
 def op_values(desc, config):
@@ -128,6 +128,8 @@ def op_values(desc, config):
     for p in desc.shown:
         v = config.get_property(p.arg)
         values[p.name] = v.get_path() if hasattr(v, "get_path") else v  # a Gio.File
+    if desc.result_group:
+        values["output"] = config.get_property("output")
     return values
 
 
@@ -276,6 +278,23 @@ class GimpDocument:
             self.image.undo_group_end()
         return made
 
+    def add_group(self, anchor, name, layers):
+        self.image.undo_group_start()
+        try:
+            group = Gimp.GroupLayer.new(self.image, name)
+            self.image.insert_layer(group, *_above(self.image, anchor))
+            made = [add_layer(self.image, px, n, group, i) for i, (px, n) in enumerate(layers)]
+        finally:
+            self.image.undo_group_end()
+        return [group, *made]
+
+    def open_image(self, px, name):
+        img = Gimp.Image.new(px.width, px.height, Gimp.ImageBaseType.RGB)
+        px.offset = (0, 0)
+        add_layer(img, px, name, None, 0)
+        Gimp.Display.new(img)
+        return img
+
     def message(self, text):
         Gimp.message(text)
 
@@ -377,10 +396,7 @@ class NeuralDarkroom(Gimp.PlugIn):
             if not drawables:
                 return _fail(procedure, "Select a layer first.")
             desc = OPS[name]
-            if desc.name == "sketch.search":
-                error = sketch(image, drawables[0], config)
-            else:
-                error = run_op(image, drawables[0], desc, op_values(desc, config))
+            error = run_op(image, drawables[0], desc, op_values(desc, config))
         except Exception as e:  # noqa: BLE001 - the user reads a sentence, never a traceback
             error = jobs.user_message(e)
         if error:
@@ -392,44 +408,18 @@ class NeuralDarkroom(Gimp.PlugIn):
 # --- flows -----------------------------------------------------------------------------------
 
 def run_op(image, active, desc, values) -> str:
-    """Any described op on the selected layer: its result layers above it as one undo step.
-    Returns the error sentence, or "" on success."""
+    """Any described op on the selected layer: its result layers above it as one undo step (or
+    its result group). Returns the error sentence, or "" on success."""
     doc = GimpDocument(image)
     plan = opflow.build(desc, doc, active, values)
-    out = run_request(plan.request, doc, plan.anchor)
+    shows = not desc.result_group  # a preview of the result over the source layer
+    out = run_request(plan.request, doc if shows else None, plan.anchor)
     if not out.ok:
         return out.error
     opflow.apply(plan, out, doc)
     note = out.warning_text()
     if note:  # the layer is there; the note goes to GIMP's message area, not as a failure
         Gimp.message(note)
-    return ""
-
-
-def sketch(image, active, config):
-    s = st.load()
-    req = rq.sketch_search_request(read_drawable(image, active), k=config.get_property("k"))
-    out = run_request(req)
-    if not out.ok:
-        return out.error
-    metas = list(out.meta.get("matches") or []) + [{}] * len(out.images)
-    if config.get_property("output") == "images":
-        for px, m in zip(out.images, metas):
-            img = Gimp.Image.new(px.width, px.height, Gimp.ImageBaseType.RGB)
-            px.offset = (0, 0)
-            add_layer(img, px, rq.match_layer_name(px.name, m), None, 0)
-            Gimp.Display.new(img)
-        return ""
-    image.undo_group_start()
-    try:
-        group = Gimp.GroupLayer.new(image, rq.SKETCH_GROUP)
-        image.insert_layer(group, *_above(image, active))
-        for i, (px, m) in enumerate(zip(out.images, metas)):
-            add_layer(image, px, rq.match_layer_name(px.name, m), group, i)
-    finally:
-        image.undo_group_end()
-    s.sketch_k = config.get_property("k")
-    st.save(s)
     return ""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from darkroom_plugin import MENU_TITLE, flows, opdesc
+from darkroom_plugin import MENU_TITLE, flows, opdesc, opflow
 from darkroom_plugin import settings as st
 from PyQt5.QtWidgets import (
     QCheckBox,
@@ -116,13 +116,10 @@ def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
         form.addRow("" if p.kind == "bool" else p.label, w)
         fields[p.name] = (p, w)
     output = None
-    if desc.name == "sketch.search":  # where the matches go: that flow's own choice
-        form.addRow("Photo folders", None)
-        form.addRow("  " + ("; ".join(s.index_folders) or "none set: use the docker's settings"),
-                    None)
+    if desc.result_group:  # results as a layer group here, or each as a new image
         output = QComboBox()
-        output.addItems(["layers", "images"])
-        output.setCurrentText(s.sketch_output)
+        output.addItems(list(opflow.OUTPUTS))
+        output.setCurrentText(str(last.get("output", "layers")))
         output.setObjectName("darkroom_output")
         form.addRow("Show as new", output)
     if not _run(dlg, form):
@@ -142,8 +139,6 @@ def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
             values[role] = layers[at]
     if output is not None:
         values["output"] = output.currentText()
-        s.sketch_output = output.currentText()
-        st.save(s)
     return values
 
 

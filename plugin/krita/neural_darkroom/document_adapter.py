@@ -240,6 +240,17 @@ class KritaDocument:
         self.doc.refreshProjection()
         return made
 
+    def add_group(self, anchor: Any, name: str, layers: list[tuple[Pixels, str]]) -> list[Any]:
+        group = add_group(self.doc, anchor.parentNode(), result_anchor(anchor), name)
+        made: list[Any] = []
+        for px, n in reversed(layers):  # the last at the bottom, each next one above it
+            made.insert(0, add_layer(self.doc, group, made[0] if made else None, px, n))
+        self.doc.refreshProjection()
+        return [group, *made]
+
+    def open_image(self, px: Pixels, name: str) -> Any:
+        return new_document(px, name)
+
     def message(self, text: str) -> None:
         if self.tell is not None:
             self.tell(text)

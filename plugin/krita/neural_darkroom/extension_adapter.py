@@ -9,7 +9,7 @@ Light Stack… and Backend status are this plugin's own actions.
 
 Every job runs on a worker thread (:class:`darkroom_plugin.jobs.BackgroundJob`); a Qt timer
 polls it, drives a progress dialog with a Cancel button, and adds the result layers on the GUI
-thread. Flows are plain methods (``run_op``, ``sketch``, ``open_stack``) so tests can run them
+thread. Flows are plain methods (``run_op``, ``open_stack``, ``index``) so tests can run them
 without clicking through dialogs.
 """
 
@@ -212,22 +212,7 @@ class Controller:
         kdoc = da.KritaDocument(doc, self.tell)
         plan = opflow.build(desc, kdoc, node, values)
         return self.start(plan.request, lambda out: opflow.apply(plan, out, kdoc),
-                          preview=(kdoc, plan.anchor))
-
-    def sketch(self, doc: Any, node: Any, *, k: int = 5, output: str = "layers") -> BackgroundJob:
-        req = rq.sketch_search_request(da.read_layer(node), k=k)
-
-        def apply(out: Outcome) -> list[Any]:
-            metas = list(out.meta.get("matches") or []) + [{}] * len(out.images)
-            if output == "images":
-                return [da.new_document(px, rq.match_layer_name(px.name, m))
-                        for px, m in zip(out.images, metas, strict=False)]
-            group = da.add_group(doc, node.parentNode(), node, rq.SKETCH_GROUP)
-            made = [da.add_layer(doc, group, None, px, rq.match_layer_name(px.name, m))
-                    for px, m in zip(reversed(out.images), list(reversed(metas[:len(out.images)])), strict=False)]
-            doc.refreshProjection()
-            return [group, *made]
-        return self.start(req, apply)
+                          preview=None if desc.result_group else (kdoc, plan.anchor))
 
     def open_stack(self, folder: str, sphere: str = "") -> BackgroundJob:
         """Ask the backend for the folder's photos and lights; open them as a new document
@@ -279,14 +264,12 @@ class Controller:
         values = dialogs.op_dialog(desc, doc, node, dict(last.get(desc.name) or {}), s)
         if values is None:
             return
-        kept = {p.name: values[p.name] for p in desc.shown
-                if isinstance(values.get(p.name), (str, int, float, bool))}
+        kept = {k: v for k, v in values.items()
+                if (desc.param(k) is not None or k == "output")
+                and isinstance(v, (str, int, float, bool))}
         s.extra["last_values"] = {**last, desc.name: kept}
         st.save(s)
-        if desc.name == "sketch.search":
-            self._guard(lambda: self.sketch(doc, node, k=values["k"], output=values["output"]))
-        else:
-            self._guard(lambda: self.run_op(doc, node, desc, values))
+        self._guard(lambda: self.run_op(doc, node, desc, values))
 
     def on_open_stack(self) -> None:
         folder = dialogs.folder_dialog("Open a light-stack folder", "darkroom_stack_folder")

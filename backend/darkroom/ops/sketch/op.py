@@ -110,6 +110,7 @@ def _match_pixels(path: str, thumb: bytes, size: int) -> np.ndarray:
                        help="dark strokes on a light or transparent background (several "
                        "sketches: one ranking each)"),),
     result_prefix="Sketch matches",
+    result_group="Sketch matches",
 )
 def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
               cancelled: CancelledFn) -> Result:
@@ -149,6 +150,7 @@ def search_op(images: list[Image], params: dict[str, Any], progress: ProgressFn,
     progress(1.0, "done")
     listed = [[{"path": p, "score": round(s, 4)} for p, s, _ in hits] for hits in results]
     return Result(images=out, meta={
+        "layer_names": [f"{im.name} ({im.meta['score']:.2f})" for im in out],
         "matches": listed[0],
         "results": [{"sketch": im.name or f"sketch {i + 1}", "matches": m}
                     for i, (im, m) in enumerate(zip(images, listed, strict=True))],
