@@ -247,3 +247,51 @@ def test_every_procedure_gets_its_label_before_its_menu_path(gimp):
         label = calls[order.index("set_menu_label")][1][0]
         assert label and calls[order.index("add_menu_path")][1][0] == \
             "<Image>/Filters/Neural Darkroom", name
+
+
+def test_preview_is_a_temporary_layer_over_the_source_outside_the_undo_history(gimp, monkeypatch):
+    events, layers = [], []
+
+    class Layer:
+        def __init__(self, name):
+            self.name, self.valid = name, True
+
+        def scale(self, w, h, local):
+            events.append(("scale", w, h))
+
+        def set_offsets(self, x, y):
+            events.append(("offsets", x, y))
+
+        def is_valid(self):
+            return self.valid
+
+    def add(image, px, name, parent, position):
+        layers.append(Layer(name))
+        events.append(("add", name, (px.width, px.height)))
+        return layers[-1]
+
+    def remove(layer):
+        layer.valid = False
+        layers.remove(layer)
+        events.append(("remove", layer.name))
+    monkeypatch.setattr(gimp, "add_layer", add)
+    monkeypatch.setattr(gimp, "_above", lambda image, anchor: (None, 0))
+    monkeypatch.setattr(gimp.Gimp, "displays_flush", lambda: None, raising=False)
+    image = SimpleNamespace(undo_freeze=lambda: events.append("freeze"),
+                            undo_thaw=lambda: events.append("thaw"), remove_layer=remove)
+    source = Drawable("photo", 640, 480, off=(10, 20))
+    doc = gimp.GimpDocument(image)
+    small = Pixels(bytes(64 * 48 * 3), 64, 48, 3, "u8", "preview")
+    doc.show_preview(source, small)
+    doc.show_preview(source, small)  # the next preview replaces the first
+    assert [n.name for n in layers] == ["Neural Darkroom preview"]
+    assert ("scale", 640, 480) in events and ("offsets", 10, 20) in events  # over the source
+    doc.show_preview(source, None)  # the job ended or was cancelled
+    assert layers == []
+    # every change to the document happened with the undo history frozen
+    assert events.count("freeze") == events.count("thaw") == 3
+    depth = 0
+    for e in events:
+        depth += {"freeze": 1, "thaw": -1}.get(e, 0) if isinstance(e, str) else 0
+        if not isinstance(e, str):
+            assert depth == 1, e
