@@ -148,3 +148,22 @@ def test_previews_reach_the_background_job() -> None:
     out = bg.wait(10)
     assert out is not None and out.ok
     assert bg.previews == 2 and bg.preview.data[:1] == bytes([20]) and bg.preview.width == 2
+
+
+def test_status_brings_the_ops_descriptions_up_to_date(tmp_path, described):
+    """A newer backend with an op this editor has not loaded: Backend status rewrites the
+    descriptions beside the plugin and says to restart the editor; a second look says nothing
+    more."""
+    from darkroom_plugin import opdesc
+
+    opdesc.save(tmp_path, described[:-1], "old")
+    newer = SimpleNamespace(
+        ping=lambda: {"version": "new", "devices": ["cpu"]},
+        status=lambda: {"queue": {"queued": 0, "running": 0, "done": 3}},
+        ops=lambda: described, close=lambda: None)
+    text, line = jobs.fetch_status(lambda: newer, descriptions=str(tmp_path))
+    assert text.startswith("Backend running (version new) on cpu") and "restart the editor" in text
+    assert "restart the editor" in line
+    assert [d.name for d in opdesc.load(tmp_path)] == sorted(o["name"] for o in described)
+    text, line = jobs.fetch_status(lambda: newer, descriptions=str(tmp_path))
+    assert "restart" not in text and "restart" not in line

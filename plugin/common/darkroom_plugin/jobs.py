@@ -187,11 +187,12 @@ def fetch_status(connect: ConnectFn = default_connect,
             client.close()
     except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
         return user_message(e), "Backend: not running (see Backend status)"
-    text = status_text(ping, status)
+    text, line = status_text(ping, status), short_status(ping, status)
     if changed:
         text += (" The backend's ops differ from the ones this editor has loaded (a newer "
                  "backend): restart the editor to see them in the menu.")
-    return text, short_status(ping, status)
+        line += " (restart the editor for its new ops)"
+    return text, line
 
 
 class BackgroundCall:

@@ -170,11 +170,10 @@ class Controller:
         self._status_tell = self._status_tell or tell
         if self.status_call is not None and not self.status_call.done:
             return  # one question at a time; its answer serves both callers
-        if start:
-            self.status_call = jobs.BackgroundCall(
-                lambda: jobs.fetch_status(self.connect, descriptions=str(HERE)))
-        else:
-            self.status_call = jobs.BackgroundCall(lambda: jobs.fetch_status(_no_autostart))
+        # either way the ops' descriptions beside the plugin follow the backend's
+        connect = self.connect if start else _no_autostart
+        self.status_call = jobs.BackgroundCall(
+            lambda: jobs.fetch_status(connect, descriptions=str(HERE)))
         self._set_status_line("Backend: checking…" if not start else "Backend: starting…")
         self._status_timer.start()
 
