@@ -96,6 +96,7 @@ def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
     values (parameters by name, picked inputs by role: a node, a file path or None), or None
     when cancelled."""
     every = [n for n in _paint_layers(doc.rootNode()) if n.uniqueId() != node.uniqueId()]
+    every.reverse()  # top first, as the Layers docker lists them: a pasted-in picture leads
     # the user's own layers first: a previous result is rarely the one wanted
     layers = [every[i] for i in flows.style_choices([n.name() for n in every])]
     dlg, form = _form(desc.title.rstrip("…"))
