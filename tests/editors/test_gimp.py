@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,10 @@ def test_gimp_front_door_menu_and_jobs(inside):
                  "open_stack_relit"):
         assert name in report["checks"], f"check {name} did not run: {report}"
     assert "assertion" not in stderr or "menu_label" not in stderr, stderr[-2000:]
+    # the style job's previews were put in the image while it ran (and removed: no_preview_left)
+    shown = re.search(r"Neural Darkroom: (\d+) previews? shown over 'content', then removed",
+                      stderr)
+    assert shown and int(shown.group(1)) >= 1, stderr[-2000:]
     pluginrc = (home / ".config/GIMP/3.0/pluginrc").read_bytes().decode("utf-8", "replace")
     for proc in report["procedures"]:
         entry = pluginrc[pluginrc.index(f'"{proc}"'):]

@@ -195,6 +195,7 @@ class Preview:
         _, self.x, self.y = anchor.get_offsets()
         self.w, self.h = anchor.get_width(), anchor.get_height()
         self.broken = False
+        self.shown = 0  #: preview layers put in the image so far
 
     def show(self, px):
         if self.broken:
@@ -215,6 +216,7 @@ class Preview:
             self.layer.scale(self.w, self.h, False)
             self.layer.set_offsets(self.x, self.y)
             Gimp.displays_flush()
+            self.shown += 1
         finally:
             self.image.undo_thaw()
 
@@ -229,6 +231,9 @@ class Preview:
             self._remove()
         finally:
             self.image.undo_thaw()
+        if self.shown:  # on GIMP's terminal (gimp --verbose): the previews did show
+            print(f"{MENU_TITLE}: {self.shown} preview{'s' if self.shown != 1 else ''} shown "
+                  f"over '{self.anchor.get_name()}', then removed", file=sys.stderr, flush=True)
 
 
 class GimpDocument:

@@ -116,7 +116,9 @@ def main():
             # position 0 is the top: the result sits right above the group
             check("relight_above_group", img.get_item_position(lay) + 1 ==
                   img.get_item_position(group))
-    ok, err = run("neural-darkroom-style-transfer", content, **{"style-layer": style, "quality": "draft"})
+    # standard quality: long enough for the op to stream previews into the image
+    ok, err = run("neural-darkroom-style-transfer", content,
+                  **{"style-layer": style, "quality": "standard"})
     check("style_ok", ok, err)
     if ok:
         new = [lay for lay in img.get_layers() if lay.get_name().startswith("Style:")]
