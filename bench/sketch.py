@@ -81,6 +81,12 @@ def _qmul(sim: torch.Tensor) -> dict[str, float]:
     return {"acc@1": round(M.accuracy_at(r, 1), 4), "acc@10": round(M.accuracy_at(r, 10), 4)}
 
 
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of two (N, D) embedding matrices (a photo's stored embedding is not a
+    unit vector: it is several unit parts side by side)."""
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
 def previous_model(tmp: Path) -> M.SketchEmbedding | None:
     """Version 1 heads from git (None if this is not a git checkout)."""
     try:
@@ -101,18 +107,18 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     out: dict = {}
     new = load_heads("cpu")
     kw = new.rank_params()
-    m, beta = new.qe()
+    m, beta, ks = *new.qe(), kw["k_shape"]
     g = new.photo(te["p"], te["e"]).numpy()
     q = new.sketch(te["s"]).numpy()
     gq, qq = new.photo(qe, qe).numpy(), new.sketch(qs).numpy()
     out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
                   "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
     out["new_without_shape_rerank"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=m, qe_beta=beta)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=m, qe_beta=beta)))}
+        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=m, qe_beta=beta, k_shape=ks)), te),
+        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=m, qe_beta=beta, k_shape=ks)))}
     out["new_without_query_expansion"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=0)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=0)))}
+        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=0, k_shape=ks)), te),
+        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=0, k_shape=ks)))}
     old = previous_model(tmp)
     if old is not None:
         def v1(f: torch.Tensor, branch: str) -> torch.Tensor:
@@ -312,8 +318,8 @@ def indexing(data: Path, tmp: Path, n: int) -> dict:
         with ix.connect(tmp / "previous0.sqlite") as a, ix.connect(tmp / "current0.sqlite") as b:
             ea = dict(a.execute("SELECT path, embedding FROM photos").fetchall())
             eb = dict(b.execute("SELECT path, embedding FROM photos").fetchall())
-        cos = [float(np.dot(np.frombuffer(ea[k], "<f2").astype(np.float32),
-                            np.frombuffer(eb[k], "<f2").astype(np.float32))) / 2 for k in sorted(ea)]
+        cos = [float(_cosine(np.frombuffer(ea[k], "<f2").astype(np.float32)[None],
+                             np.frombuffer(eb[k], "<f2").astype(np.float32)[None])[0]) for k in sorted(ea)]
         out["embedding_cosine_previous_vs_current"] = {"mean": round(float(np.mean(cos)), 4),
                                                        "min": round(float(np.min(cos)), 4)}
     if runs.get("current_bf16"):
@@ -342,7 +348,7 @@ def bf16_quality(c: dict, T, data: Path) -> dict | None:  # type: ignore[no-unty
         g = g.astype(np.float16).astype(np.float32)  # as the index stores them
         out[name] = _metrics(torch.from_numpy(M.rank_scores(q, g, **heads.rank_params())), te)
         out[f"_{name}"] = g
-    cos = (out.pop("_float32") * out.pop("_bfloat16")).sum(1) / 2
+    cos = _cosine(out.pop("_float32"), out.pop("_bfloat16"))
     out["embedding_cosine"] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
     return out
 

@@ -9,8 +9,8 @@ then 1–2 minutes of fitting; with the cache, about 2 minutes)::
 Data (see ``../shared/data/README.md``): ``sketchy_train`` (Sangkloy et al. 2016, 104
 categories × 25 sketches + 25 photos). The :data:`HELD_OUT` categories are never used here
 except for the final report; they are the evaluation split of ``bench/sketch.py``.
-``qmul_shoes_train`` (Yu et al. 2016) pairs ``0 … 203`` are not used for fitting either; the
-last 100 pairs are reported.
+``qmul_shoes_train`` (Yu et al. 2016): pairs ``0 … 203`` are fitted on by the shape projection
+of the re-ranking only (step 3); the last 100 pairs are never fitted on, only reported.
 
 Steps:
 
@@ -20,8 +20,11 @@ Steps:
    statistics fitted on the other 64): the semantic weight ``w_sem``, the whitening power
    and the query-expansion settings that give the best validation precision@10 + acc@10;
    then the weight of the shape re-ranking of the top 10 (:func:`select_rerank`: validation
-   categories and QMUL validation pairs 0–199, best acc@1);
-3. the chosen model refitted on all 84 training categories and written (float16).
+   categories and QMUL validation pairs 0–99 / 100–199, each fold's shape projection fitted
+   on the other QMUL training pairs; best acc@1);
+3. the chosen model refitted on all 84 training categories, its learned shape projection
+   (:meth:`SketchModel.fit_shape`) on their sketch ↔ edge-map pairs and QMUL pairs 0–203,
+   and written (float16).
 
 ``--experiments`` also prints the ablation table of ``bench/results/sketch.md`` (each change
 measured on the held-out categories): frozen features as they are, per-domain
@@ -55,6 +58,7 @@ HELD_OUT = ("airplane", "alarm_clock", "armor", "axe", "blimp", "bread", "crocod
 #: Model-selection categories, taken from the training categories (every 4th, sorted).
 N_VAL = 20
 QMUL_HELD = 100  #: the last 100 qmul pairs are reported, never fitted
+QMUL_WEIGHT = 3.0  #: weight of one QMUL pair against one Sketchy pair in the shape projection
 QUICKDRAW = 5  #: rendered Quick, Draw! doodles per category (of 324) cached
 
 
@@ -127,11 +131,25 @@ def split(c: dict, cats: list[str]) -> dict:
             "s_idx": si, "p_idx": pi}
 
 
+def qmul_fit_pairs(c: dict, leave_out: slice | None = None) -> torch.Tensor:
+    """Indices of the QMUL pairs the shape projection may fit on: all but the last
+    ``QMUL_HELD``, less ``leave_out`` (a validation fold)."""
+    idx = torch.arange(len(c["q_s"]) - QMUL_HELD)
+    if leave_out is not None:
+        idx = idx[(idx < leave_out.start) | (idx >= leave_out.stop)]
+    return idx
+
+
 def fit(train: dict, w_sem: float, power: float, qe_m: int, qe_beta: float,
-        doodles: torch.Tensor | None = None) -> M.SketchModel:
-    """The model fitted on ``train`` (and, if given, the doodles' rows as extra sketches)."""
+        doodles: torch.Tensor | None = None, qmul: tuple[torch.Tensor, torch.Tensor] | None = None
+        ) -> M.SketchModel:
+    """The model fitted on ``train`` (and, if given, the doodles' rows as extra sketches);
+    its shape projection on ``train``'s sketch ↔ edge-map pairs and the ``qmul`` (sketch rows,
+    edge-map rows) pairs."""
     s = train["s"] if doodles is None else torch.cat([train["s"], doodles.float()])
     model = M.SketchModel().fit(s, train["p"], train["e"], power)
+    qs, qe = (None, None) if qmul is None else (qmul[0].float(), qmul[1].float())
+    model.fit_shape(train["s"], train["e"][train["src"]], qs, qe, QMUL_WEIGHT)
     model.w_sem.fill_(w_sem)
     model.qe_m.fill_(qe_m)
     model.qe_beta.fill_(qe_beta)
@@ -142,7 +160,7 @@ def fit(train: dict, w_sem: float, power: float, qe_m: int, qe_beta: float,
 def evaluate(model: M.SketchModel, test: dict, qe: bool = True) -> dict[str, float]:
     q = model.sketch(test["s"]).numpy()
     g = model.photo(test["p"], test["e"]).numpy()
-    kw = model.rank_params() if qe else {"qe_m": 0}
+    kw = model.rank_params() if qe else {"qe_m": 0, "k_shape": M.K_SHAPE}
     sim = torch.from_numpy(M.rank_scores(q, g, **kw))
     return M.retrieval_metrics(sim, test["s_cls"], test["p_cls"], test["src"])
 
@@ -153,7 +171,7 @@ def evaluate_qmul(model: M.SketchModel, c: dict, qe: bool = True,
     """Held-out QMUL pairs: each sketch against the 100 held-out edge maps (which are both
     the 'photograph' and its edge map). ``pairs``: other pairs (validation: 0–99, 100–199)."""
     s, e = c["q_s"][pairs].float(), c["q_e"][pairs].float()
-    kw = model.rank_params() if qe else {"qe_m": 0}
+    kw = model.rank_params() if qe else {"qe_m": 0, "k_shape": M.K_SHAPE}
     sim = torch.from_numpy(M.rank_scores(model.sketch(s).numpy(), model.photo(e, e).numpy(), **kw))
     r = (sim > sim.diagonal()[:, None]).sum(1)
     return {"acc@1": M.accuracy_at(r, 1), "acc@10": M.accuracy_at(r, 10)}
@@ -189,24 +207,29 @@ def select(c: dict, train_cats: list[str]) -> tuple[dict, list]:
 
 RERANK_K = 10  #: the short list re-ranked by shape: the top 10, so p@10 and acc@10 cannot move
 GRID_RERANK = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-QMUL_VAL = (slice(0, 100), slice(100, 200))  #: QMUL validation galleries (never fitted on)
+QMUL_VAL = (slice(0, 100), slice(100, 200))  #: QMUL validation folds (not fitted on while measured)
 
 
 def select_rerank(c: dict, train_cats: list[str], best: dict) -> tuple[float, list]:
     """The shape re-ranking weight, chosen on validation after :func:`select`: the validation
-    categories (model fitted on the other 64) and the QMUL validation pairs; score = category
-    acc@1 + mean QMUL acc@1 (re-ranking the top 10 leaves p@10 and acc@10 as they are);
-    ties go to the smaller weight."""
+    categories (model fitted on the other 64) and the QMUL validation folds (for each, the
+    shape projection fitted on the other QMUL training pairs); score = category acc@1 + mean
+    QMUL acc@1 (re-ranking the top 10 leaves p@10 and acc@10 as they are); ties go to the
+    smaller weight."""
     val = [x for i, x in enumerate(train_cats) if i % 4 == 0][:N_VAL]
     tr, va = split(c, [x for x in train_cats if x not in val]), split(c, val)
-    model = fit(tr, best["w_sem"], best["power"], best["qe_m"], best["qe_beta"],
-                c["quickdraw"] if best["doodles"] else None)
+    doodles = c["quickdraw"] if best["doodles"] else None
+    args = (best["w_sem"], best["power"], best["qe_m"], best["qe_beta"], doodles)
+    model = fit(tr, *args, qmul=(c["q_s"][qmul_fit_pairs(c)], c["q_e"][qmul_fit_pairs(c)]))
+    folds = [fit(tr, *args, qmul=(c["q_s"][qmul_fit_pairs(c, sl)], c["q_e"][qmul_fit_pairs(c, sl)]))
+             for sl in QMUL_VAL]
     table, chosen, top = [], 0.0, -1.0
     for gamma in GRID_RERANK:
-        model.rr_k.fill_(RERANK_K if gamma > 0 else 0)
-        model.rr_gamma.fill_(gamma)
+        for m in (model, *folds):
+            m.rr_k.fill_(RERANK_K if gamma > 0 else 0)
+            m.rr_gamma.fill_(gamma)
         r = evaluate(model, va)
-        qm = [evaluate_qmul(model, c, pairs=sl) for sl in QMUL_VAL]
+        qm = [evaluate_qmul(m, c, pairs=sl) for m, sl in zip(folds, QMUL_VAL, strict=True)]
         score = r["acc@1"] + float(np.mean([x["acc@1"] for x in qm]))
         table.append({"rerank_gamma": gamma, **r, "qmul_val": qm, "score": score})
         if score > top + 1e-9:
@@ -284,20 +307,24 @@ def experiments(c: dict, train_cats: list[str], chosen: dict, seed: int, heads_s
     for power, label in ((0.0, "PCA"), (chosen["power"], f"PCA whitening^{chosen['power']}")):
         m = fit(tr, 1.0, power, 0, 0.0)
         add(f"5 = 3 + shared {label} ({M.K_SEM} d)", torch.from_numpy(
-            M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(), qe_m=0)))
+            M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(), qe_m=0,
+                          k_shape=M.K_SHAPE)))
     m = fit(tr, chosen["w_sem"], chosen["power"], 0, 0.0)
     add(f"6 = 5 + edge-map shape part (w_sem {chosen['w_sem']})", torch.from_numpy(
-        M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(), qe_m=0)))
+        M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(), qe_m=0,
+                          k_shape=M.K_SHAPE)))
     m = fit(tr, chosen["w_sem"], chosen["power"], chosen["qe_m"], chosen["qe_beta"])
     add(f"7 = 6 + query expansion (m {chosen['qe_m']}, beta {chosen['qe_beta']})"
         + ("" if chosen["doodles"] else " = shipped"),
         torch.from_numpy(M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(),
-                                       qe_m=chosen["qe_m"], qe_beta=chosen["qe_beta"])))
+                                       qe_m=chosen["qe_m"], qe_beta=chosen["qe_beta"],
+                                       k_shape=M.K_SHAPE)))
     m = fit(tr, chosen["w_sem"], chosen["power"], chosen["qe_m"], chosen["qe_beta"], c["quickdraw"])
     add(f"7b = 7 + {len(c['quickdraw'])} rendered Quick, Draw! doodles in the sketch statistics"
         + (" = shipped" if chosen["doodles"] else ""),
         torch.from_numpy(M.rank_scores(m.sketch(te["s"]).numpy(), m.photo(te["p"], te["e"]).numpy(),
-                                       qe_m=chosen["qe_m"], qe_beta=chosen["qe_beta"])))
+                                       qe_m=chosen["qe_m"], qe_beta=chosen["qe_beta"],
+                                       k_shape=M.K_SHAPE)))
     if heads_steps:
         for terms, label in (({}, "triplet only"), ({"supcon": 1.0, "proxy": 1.0},
                                                     "triplet + supervised contrastive + classification")):
@@ -340,7 +367,8 @@ def main() -> None:
     best["rerank_k"], best["rerank_gamma"] = (RERANK_K if gamma > 0 else 0), gamma
     print("shape re-ranking chosen on validation:", {k: best[k] for k in ("rerank_k", "rerank_gamma")})
     model = fit(split(c, train_cats), best["w_sem"], best["power"], best["qe_m"], best["qe_beta"],
-                c["quickdraw"] if best["doodles"] else None)
+                c["quickdraw"] if best["doodles"] else None,
+                qmul=(c["q_s"][qmul_fit_pairs(c)], c["q_e"][qmul_fit_pairs(c)]))
     model.rr_k.fill_(best["rerank_k"])
     model.rr_gamma.fill_(best["rerank_gamma"])
     held = evaluate(model, split(c, list(HELD_OUT)))

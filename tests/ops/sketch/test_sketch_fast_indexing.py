@@ -120,7 +120,7 @@ def test_cancel_while_the_worker_reads_ahead_keeps_committed_batches(
 def test_shape_rerank_reorders_only_the_top_k_and_keeps_their_scores() -> None:
     rng = np.random.default_rng(3)
     q = rng.normal(size=(4, M.EMB_DIM)).astype(np.float32)
-    q[:, -M.K_PHOTO:] = 0
+    q[:, M.K_SEM + M.K_FINE:] = 0  # k_shape = 0 (the default): re-ranking by the fine part
     g = rng.normal(size=(40, M.EMB_DIM)).astype(np.float32)
     base = M.rank_scores(q, g, qe_m=5, qe_beta=0.5)
     rr = M.rank_scores(q, g, qe_m=5, qe_beta=0.5, rerank_k=10, rerank_gamma=100.0)
@@ -138,6 +138,23 @@ def test_shape_rerank_reorders_only_the_top_k_and_keeps_their_scores() -> None:
     off = M.rank_scores(q, g, qe_m=5, qe_beta=0.5, rerank_k=10, rerank_gamma=0.0)
     np.testing.assert_array_equal(off, base)
     assert M.rank_scores(q, g[:1], rerank_k=10, rerank_gamma=1.0).shape == (4, 1)
+
+
+def test_shape_rerank_with_the_learned_shape_part_uses_it_and_keeps_it_out_of_the_score() -> None:
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(3, M.EMB_DIM)).astype(np.float32)
+    q[:, -M.K_PHOTO:] = 0
+    g = rng.normal(size=(30, M.EMB_DIM)).astype(np.float32)
+    n = M.K_SEM + M.K_FINE
+    shape = slice(n, n + M.K_SHAPE)
+    base = M.rank_scores(q, g, qe_m=0, k_shape=M.K_SHAPE)
+    np.testing.assert_allclose(base, q[:, :n] @ g[:, :n].T, rtol=1e-5, atol=1e-5)
+    rr = M.rank_scores(q, g, qe_m=0, k_shape=M.K_SHAPE, rerank_k=10, rerank_gamma=100.0)
+    for i in range(len(q)):
+        assert set(np.argsort(-rr[i])[:10]) == set(np.argsort(-base[i])[:10])
+        order = np.argsort(-rr[i])[:10]
+        assert np.all(np.diff(g[order][:, shape] @ q[i, shape]) <= 1e-5)
+    assert embed.load_heads("cpu").rank_params()["k_shape"] == M.K_SHAPE
 
 
 def test_weights_without_the_rerank_buffers_still_load(tmp_path: Path) -> None:

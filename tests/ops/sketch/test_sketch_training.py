@@ -90,13 +90,33 @@ def test_sketch_model_fit_removes_the_domain_offset_and_finds_the_object() -> No
     shared = torch.randn(60, M.FEAT, generator=g)
     s = shared + 4.0 + 0.3 * torch.randn(60, M.FEAT, generator=g)  # sketches: offset domain
     p = shared - 2.0 + 0.3 * torch.randn(60, M.FEAT, generator=g)
-    model = M.SketchModel(k_sem=16, k_fine=16, k_photo=8).fit(s, p, p).eval()
+    model = M.SketchModel(k_sem=16, k_fine=16, k_photo=8, k_shape=8).fit(s, p, p).eval()
+    model.fit_shape(s, p, d0=32)
     model.qe_m.fill_(0)
     q, gal = model.sketch(s).numpy(), model.photo(p, p).numpy()
-    assert q.shape == (60, 40) and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-4)
+    assert q.shape == (60, 48)
+    assert np.allclose(np.linalg.norm(q[:, :32], axis=1), 1, atol=1e-4)  # [√w·sem, √(1−w)·fine]
+    assert np.allclose(np.linalg.norm(q[:, 32:40], axis=1), 1, atol=1e-4)  # the shape part
     assert np.allclose(q[:, -8:], 0)  # the photo-only part is zero for sketches
-    sim = M.rank_scores(q, gal, k_photo=8, qe_m=0)
+    assert model.rank_params()["k_shape"] == 8
+    sim = M.rank_scores(q, gal, k_photo=8, qe_m=0, k_shape=8)
     assert (sim.argmax(1) == ids.numpy()).mean() > 0.9
+    shape = q[:, 32:40] @ gal[:, 32:40].T
+    assert (shape.argmax(1) == ids.numpy()).mean() > 0.9
+
+
+def test_learned_whitening_discounts_the_directions_in_which_pairs_disagree() -> None:
+    g = torch.Generator().manual_seed(2)
+    obj = torch.randn(400, 6, generator=g)  # what the object looks like: 6 directions
+    noise = torch.zeros(400, 6)
+    noise[:, 0] = 5 * torch.randn(400, generator=g)  # sketch and photo disagree along 0
+    a, b = obj + noise / 2, obj - noise / 2
+    mean, proj = M.learned_whitening(a, b, torch.cat([a, b]), k=3, d0=6, lam=0.01)
+    assert mean.shape == (6,) and proj.shape == (6, 3)
+    # The kept directions ignore coordinate 0 (pure disagreement, the largest variance).
+    assert proj[0].abs().max() < 0.05 * proj[1:].abs().max()
+    ya, yb = F.normalize((a - mean) @ proj, dim=1), F.normalize((b - mean) @ proj, dim=1)
+    assert ((ya @ yb.T).argmax(1) == torch.arange(400)).float().mean() > 0.5
 
 
 def test_rank_scores_query_expansion_lifts_photos_like_the_best_ones() -> None:

@@ -152,8 +152,9 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2.1"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
-#: decoded at 1/8 scale where the longest side stays ≥ 256 px (slightly different edge maps)
+VERSION = "sketch-v2.2"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
+#: decoded at 1/8 scale where the longest side stays ≥ 256 px (slightly different edge maps);
+#: v2.2: a learned shape part (``K_SHAPE`` more columns) for the re-ranking
 SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]
@@ -161,8 +162,9 @@ LAYERS2 = (*LAYERS, "head")
 SEM_DIM = 128  #: output of the trained semantic heads (:class:`SketchEmbedding2`, an ablation)
 K_SEM = 256  #: PCA dimensions of the cross-domain semantic part
 K_FINE = 256  #: PCA dimensions of the cross-domain shape part
+K_SHAPE = 128  #: dimensions of the learned shape descriptor (re-ranking only)
 K_PHOTO = 128  #: PCA dimensions of the photo-to-photo descriptor (query expansion)
-EMB_DIM = K_SEM + K_FINE + K_PHOTO  #: stored embedding size
+EMB_DIM = K_SEM + K_FINE + K_SHAPE + K_PHOTO  #: stored embedding size
 TAU = 0.1  #: temperature of the contrastive and classification terms
 
 
@@ -311,6 +313,32 @@ def pca_whitening(x: torch.Tensor, k: int, power: float = 0.5, seed: int = 0
     return mean, v[:, :k].contiguous(), std**power
 
 
+def learned_whitening(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, k: int, d0: int = 256,
+                      lam: float = 0.3, weights: torch.Tensor | None = None, seed: int = 0
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Supervised whitening from matching pairs (Radenović et al. 2018, "Fine-tuning CNN Image
+    Retrieval with No Human Annotation", §3.3; Mikolajczyk & Matas 2007): rows ``a[i]`` and
+    ``b[i]`` (N, D) show the same object (a sketch and the edge map of its photo). After a PCA
+    of ``rows`` to ``d0`` dimensions, the covariance of the pair differences ``C_S`` (pairs
+    weighted by ``weights``; shrunk towards ``lam``·its mean eigenvalue — a few thousand pairs
+    for ``d0`` dimensions) is whitened away, so directions in which a drawing and its photo
+    disagree count little; then the ``k`` directions of largest spread of ``rows`` in that
+    space are kept. Returns ``(mean (D,), projection (D, k))``: ``(x − mean) @ projection``."""
+    mean, v, _ = pca_whitening(rows, d0, 0.0, seed)
+    mean, v = mean.double(), v.double()
+    d = (a.double() - b.double()) @ v
+    w = torch.ones(len(d), dtype=torch.float64) if weights is None else weights.double()
+    cs = (d * w[:, None]).T @ d / w.sum()
+    cs = cs + lam * torch.trace(cs) / d0 * torch.eye(d0, dtype=torch.float64)
+    ev, u = torch.linalg.eigh(cs)
+    w1 = u @ torch.diag(ev.rsqrt()) @ u.T
+    y = (rows.double() - mean) @ v @ w1
+    y = y - y.mean(0)
+    ev2, u2 = torch.linalg.eigh(y.T @ y / len(y))
+    u2 = u2[:, torch.argsort(ev2, descending=True)[:k]]
+    return mean.float(), (v @ w1 @ u2).float().contiguous()
+
+
 class SketchModel(nn.Module):
     """Version 2 of the sketch/photo embedding: frozen EfficientNet-Lite0 features, per-domain
     standardisation and shared PCA whitening (all buffers, fitted by
@@ -325,7 +353,7 @@ class SketchModel(nn.Module):
     idea of Li et al. 2016, "Revisiting Batch Normalization for Practical Domain
     Adaptation") — and a shared PCA whitening fitted on both domains together.
 
-    The embedding of a photo is ``[√w·sem, √(1−w)·fine, photo]``:
+    The embedding of a photo is ``[√w·sem, √(1−w)·fine, shape, photo]``:
 
     * ``sem``: the photograph's pooled ``head`` features (what ImageNet taught the network),
       standardised with photo statistics, whitened; a sketch's ``sem`` is the same from its
@@ -333,6 +361,9 @@ class SketchModel(nn.Module):
       photographs, not edge maps);
     * ``fine``: the 4×4-grid ``block10``/``block15`` features of the photo's *edge map*
       (Yu et al. 2016, §3.1) against the sketch's — where the parts are, for the instance;
+    * ``shape``: the same 4×4 features through a projection learned from sketch ↔ edge-map
+      pairs (:func:`learned_whitening`; Sketchy training pairs and QMUL shoe pairs), used only
+      to re-rank the short list (which *instance*), not in the first-stage score;
     * ``photo``: a photo-only descriptor (photo ``head`` features, whitened), zero for a
       sketch: it is used by the query expansion only.
 
@@ -343,7 +374,8 @@ class SketchModel(nn.Module):
     best, so photos of the drawn kind that the sketch alone ranked low come up.
     """
 
-    def __init__(self, k_sem: int = K_SEM, k_fine: int = K_FINE, k_photo: int = K_PHOTO) -> None:
+    def __init__(self, k_sem: int = K_SEM, k_fine: int = K_FINE, k_photo: int = K_PHOTO,
+                 k_shape: int = K_SHAPE) -> None:
         super().__init__()
         for name, d in (("s_sem", SEM_IN), ("p_sem", SEM_IN), ("s_fine", SPATIAL),
                         ("e_fine", SPATIAL), ("p_photo", SEM_IN)):
@@ -354,6 +386,8 @@ class SketchModel(nn.Module):
             self.register_buffer(f"{name}_pca_mean", torch.zeros(d))
             self.register_buffer(f"{name}_pca_basis", torch.zeros(d, k))
             self.register_buffer(f"{name}_pca_scale", torch.ones(k))
+        self.register_buffer("shape_mean", torch.zeros(SPATIAL))
+        self.register_buffer("shape_basis", torch.zeros(SPATIAL, k_shape))
         self.register_buffer("w_sem", torch.tensor(0.5))
         self.register_buffer("qe_m", torch.tensor(5))
         self.register_buffer("qe_beta", torch.tensor(1.0))
@@ -392,34 +426,59 @@ class SketchModel(nn.Module):
             getattr(self, f"{name}_pca_scale").copy_(sc)
         return self
 
+    def fit_shape(self, sk: torch.Tensor, edges: torch.Tensor, extra_sk: torch.Tensor | None = None,
+                  extra_edges: torch.Tensor | None = None, extra_weight: float = 1.0,
+                  d0: int = 256, lam: float = 0.3) -> SketchModel:
+        """Fit the re-ranking ``shape`` projection (:func:`learned_whitening`) on matching
+        (N, FEAT) rows ``sk[i]`` ↔ ``edges[i]`` (a sketch and its photo's edge map), plus
+        optional extra pairs (QMUL shoes) weighted ``extra_weight`` each. Call after
+        :meth:`fit` (it uses the per-domain statistics)."""
+        sp = slice(0, SPATIAL)
+        a, b = self._z("s_fine", sk[:, sp]), self._z("e_fine", edges[:, sp])
+        w = torch.ones(len(a))
+        if extra_sk is not None and extra_edges is not None and len(extra_sk):
+            xa, xb = self._z("s_fine", extra_sk[:, sp]), self._z("e_fine", extra_edges[:, sp])
+            a, b = torch.cat([a, xa]), torch.cat([b, xb])
+            w = torch.cat([w, torch.full((len(xa),), float(extra_weight))])
+        mean, proj = learned_whitening(a, b, torch.cat([a, b]), self.shape_basis.shape[1], d0, lam, w)
+        self.shape_mean.copy_(mean)
+        self.shape_basis.copy_(proj)
+        return self
+
+    def _shape(self, z: torch.Tensor) -> torch.Tensor:
+        return F.normalize((z - self.shape_mean) @ self.shape_basis, dim=1)
+
     def sketch(self, f: torch.Tensor) -> torch.Tensor:
         """(B, FEAT) sketch rows → (B, EMB_DIM); the photo-only part is zero."""
         w = self.w_sem.float()
         sem = self._pca("sem", self._z("s_sem", f[:, SPATIAL:]))
-        fine = self._pca("fine", self._z("s_fine", f[:, :SPATIAL]))
+        z = self._z("s_fine", f[:, :SPATIAL])
         zero = torch.zeros(len(f), self.photo_pca_scale.shape[0], dtype=sem.dtype)
-        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * fine, zero], dim=1)
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
+                          zero], dim=1)
 
     def photo(self, fp: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
         """(B, FEAT) rows of photographs and of their edge maps → (B, EMB_DIM)."""
         w = self.w_sem.float()
         sem = self._pca("sem", self._z("p_sem", fp[:, SPATIAL:]))
-        fine = self._pca("fine", self._z("e_fine", fe[:, :SPATIAL]))
+        z = self._z("e_fine", fe[:, :SPATIAL])
         ph = self._pca("photo", self._z("p_photo", fp[:, SPATIAL:]))
-        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * fine, ph], dim=1)
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
+                          ph], dim=1)
 
     def qe(self) -> tuple[int, float]:
         return int(self.qe_m), float(self.qe_beta)
 
     def rank_params(self) -> dict[str, float]:
         """The keyword arguments of :func:`rank_scores` this model was fitted with."""
-        return {"qe_m": int(self.qe_m), "qe_beta": float(self.qe_beta),
-                "rerank_k": int(self.rr_k), "rerank_gamma": float(self.rr_gamma)}
+        return {"k_shape": int(self.shape_basis.shape[1]), "qe_m": int(self.qe_m),
+                "qe_beta": float(self.qe_beta), "rerank_k": int(self.rr_k),
+                "rerank_gamma": float(self.rr_gamma)}
 
 
 def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO, qe_m: int = 5,
                 qe_beta: float = 1.0, alpha: float = 3.0, rerank_k: int = 0,
-                rerank_gamma: float = 0.0) -> np.ndarray:
+                rerank_gamma: float = 0.0, k_shape: int = 0) -> np.ndarray:
     """(Q, G) ranking scores of sketch embeddings against photo embeddings (both from
     :class:`SketchModel`, float32 numpy): the cross-domain dot product, plus ``qe_beta`` ×
     the photo-to-photo similarity to the α-weighted mean of each query's ``qe_m`` best photos
@@ -429,12 +488,15 @@ def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO
     Shape re-ranking (``rerank_k``, ``rerank_gamma``): the query expansion pulls in photos
     *of the drawn kind*, which is what category search wants but blurs which of them is the
     drawn *instance* (a shoe among shoes). The ``rerank_k`` best photos are therefore put in
-    the order of ``score + rerank_gamma · fine`` (``fine``: the dot product of the stored shape
-    parts, the 4×4 edge-map features), and keep the ``rerank_k`` best scores as a set in
+    the order of ``score + rerank_gamma · shape`` (``shape``: the dot product of the ``k_shape``
+    columns before the photo part — :class:`SketchModel`'s learned shape descriptor, so pass
+    ``k_shape`` as :meth:`SketchModel.rank_params` gives it; with ``k_shape = 0``, the 4×4
+    edge-map ``fine`` part), and keep the ``rerank_k`` best scores as a set in
     that order: which photos are in the top ``rerank_k`` — and so precision and acc@k for
     k ≥ ``rerank_k`` — does not change, only their order (re-ranking of a short list, as in
     Radenović et al. 2018's spatial verification step)."""
-    cross = queries[:, :-k_photo] @ gallery[:, :-k_photo].T
+    n_cross = queries.shape[1] - k_photo - k_shape  # [sem, fine]: the first-stage score
+    cross = queries[:, :n_cross] @ gallery[:, :n_cross].T
     if qe_m <= 0 or qe_beta <= 0 or gallery.shape[0] == 0:
         out = cross
     else:
@@ -448,7 +510,7 @@ def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO
     k = min(rerank_k, gallery.shape[0])
     if k > 1 and rerank_gamma > 0:
         out = np.array(out, dtype=np.float32, copy=True)
-        fine = slice(K_SEM, K_SEM + K_FINE)
+        fine = slice(n_cross, n_cross + k_shape) if k_shape else slice(K_SEM, K_SEM + K_FINE)
         top = np.argpartition(-out, k - 1, axis=1)[:, :k]  # (Q, k), any order
         s_top = np.take_along_axis(out, top, 1)
         f_top = np.einsum("qd,qkd->qk", queries[:, fine], gallery[:, fine][top])
