@@ -295,3 +295,12 @@ def test_preview_is_a_temporary_layer_over_the_source_outside_the_undo_history(g
         depth += {"freeze": 1, "thaw": -1}.get(e, 0) if isinstance(e, str) else 0
         if not isinstance(e, str):
             assert depth == 1, e
+
+
+def test_an_image_file_gimp_cannot_open_is_a_sentence(gimp, monkeypatch):
+    def refuse(mode, file):
+        raise RuntimeError("Unknown file type")
+    monkeypatch.setattr(gimp.Gimp, "file_load", refuse, raising=False)
+    with pytest.raises(InvalidInput, match="GIMP cannot open the image file '/x/notes.txt' "
+                                           r"\(Unknown file type\)"):
+        gimp.GimpDocument(SimpleNamespace()).read_file("/x/notes.txt")

@@ -197,3 +197,16 @@ def test_sketch_matches_come_as_a_group_or_as_new_images(descs):
                                                                      "boot.jpg (0.61)"]
     with pytest.raises(InvalidParameter, match="Show as new"):
         opflow.build(search, doc, L("doodle"), {"output": "printer"})
+
+
+def test_a_parameter_no_dialog_can_hold_is_not_shown():
+    """A newer backend's op with a parameter this plugin cannot edit (an object, a text format
+    it does not know): the dialog leaves it to the op's default instead of failing."""
+    desc = opdesc.parse([{"name": "x.y", "title": "X…",
+                          "images": [{"role": "content", "source": "active"}],
+                          "params": [{"name": "curve", "kind": "dict", "default": {}},
+                                     {"name": "path", "kind": "list", "text": "bezier"},
+                                     {"name": "amount", "kind": "float", "default": 0.5}]}])[0]
+    assert [p.name for p in desc.shown] == ["amount"]
+    with pytest.raises(InvalidParameter, match="cannot read 'bezier' values"):
+        opdesc.check_value(desc.params[1], "0,0 1,1")

@@ -21,8 +21,9 @@ from darkroom.errors import InvalidParameter
 
 #: The file ``install.py`` writes beside each plugin.
 DESCRIPTIONS_FILE = "ops.json"
-#: What a ``text`` parameter's field holds before the user types anything.
-TEXT_DEFAULTS = {"lights": "0.5,0.5"}
+#: The ``text`` formats this plugin reads (:func:`parse_text`), and what each one's field holds
+#: before the user types anything.
+TEXT_FORMATS = {"lights": "0.5,0.5"}
 
 
 @dataclass
@@ -47,10 +48,18 @@ class ParamDesc:
         """GIMP's argument name (GObject properties take dashes)."""
         return self.name.replace("_", "-")
 
+    @property
+    def editable(self) -> bool:
+        """Whether a dialog field can hold it: a number, a switch, a choice, a path, a line of
+        text (a list or object only in a text format this plugin reads)."""
+        if self.kind in ("bool", "int", "float") or self.choices or self.path is not None:
+            return True
+        return self.kind == "str" or self.text in TEXT_FORMATS
+
     def initial(self) -> Any:
         """What the dialog shows first: the default, or for a text parameter its example."""
         if self.text:
-            return TEXT_DEFAULTS.get(self.text, "")
+            return TEXT_FORMATS.get(self.text, "")
         return self.default
 
 
@@ -93,8 +102,9 @@ class OpDesc:
 
     @property
     def shown(self) -> list[ParamDesc]:
-        """The parameters the dialogs show."""
-        return [p for p in self.params if p.editor]
+        """The parameters the dialogs show: the ones meant for the editors that a dialog field
+        can hold (others keep the op's default)."""
+        return [p for p in self.params if p.editor and p.editable]
 
     @property
     def source(self) -> ImageDesc | None:

@@ -255,7 +255,11 @@ class GimpDocument:
         return group, [read_drawable(self.image, c, linear=True) for c in children]
 
     def read_file(self, path):
-        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+        try:
+            loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+        except Exception as e:  # noqa: BLE001 - GLib.Error: a sentence naming the file
+            raise InvalidInput(f"GIMP cannot open the image file '{path}' "
+                               f"({getattr(e, 'message', None) or e}).") from None
         try:
             px = read_drawable(loaded, loaded.flatten())
         finally:
