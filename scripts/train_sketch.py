@@ -83,10 +83,13 @@ def _gray(p: Path) -> np.ndarray:
     return cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
 
 
+BACKBONE = "efficientnet_lite0"  #: set by ``--backbone`` (see :data:`darkroom.ops.sketch.model.TAPS`)
+
+
 def _rows(images: list, what: str) -> torch.Tensor:
     out, t0 = [], time.time()
     for i in range(0, len(images), 256):
-        out.append(features(images[i : i + 256], exact=True).half())
+        out.append(features(images[i : i + 256], exact=True, backbone=BACKBONE).half())
         print(f"\r{what}: {min(i + 256, len(images))}/{len(images)}  {time.time() - t0:.0f} s",
               end="", flush=True)
     print()
@@ -105,7 +108,7 @@ def build_cache(data: Path) -> dict:
     names = sorted(x.name for x in (q / "sketches").glob("*.png"))
     qs = _rows([normalize_drawing(_gray(q / "sketches" / n), M.INPUT) for n in names], "qmul sketches")
     qe = _rows([normalize_drawing(_gray(q / "photo_edges" / n), M.INPUT) for n in names], "qmul edges")
-    return {"cats": d["cats"], "s": s, "p": p, "e": e, "s_cls": d["s_cls"], "s_src": d["s_src"],
+    return {"backbone": BACKBONE, "cats": d["cats"], "s": s, "p": p, "e": e, "s_cls": d["s_cls"], "s_src": d["s_src"],
             "p_cls": d["p_cls"], "q_s": qs, "q_e": qe, "quickdraw": quickdraw_rows(data),
             "photo_names": [f"{x.parent.name}/{x.name}" for x in d["photos"]]}
 
@@ -147,7 +150,7 @@ def fit(train: dict, w_sem: float, power: float, qe_m: int, qe_beta: float,
     its shape projection on ``train``'s sketch ↔ edge-map pairs and the ``qmul`` (sketch rows,
     edge-map rows) pairs."""
     s = train["s"] if doodles is None else torch.cat([train["s"], doodles.float()])
-    model = M.SketchModel().fit(s, train["p"], train["e"], power)
+    model = M.SketchModel(spatial=s.shape[1] - M.SEM_IN).fit(s, train["p"], train["e"], power)
     qs, qe = (None, None) if qmul is None else (qmul[0].float(), qmul[1].float())
     model.fit_shape(train["s"], train["e"][train["src"]], qs, qe, QMUL_WEIGHT)
     model.w_sem.fill_(w_sem)
@@ -284,7 +287,8 @@ def train_heads(c: dict, train_cats: list[str], steps: int, seed: int, terms: di
 def experiments(c: dict, train_cats: list[str], chosen: dict, seed: int, heads_steps: int) -> list:
     """Each change measured on the held-out categories (the story of ``sketch.md``)."""
     tr, te = split(c, train_cats), split(c, list(HELD_OUT))
-    h, sp = slice(M.SPATIAL, None), slice(0, M.SPATIAL)
+    spatial = c["s"].shape[1] - M.SEM_IN
+    h, sp = slice(spatial, None), slice(0, spatial)
     rows = []
 
     def add(name: str, sim: torch.Tensor) -> None:
@@ -346,12 +350,17 @@ def main() -> None:
     ap.add_argument("--experiments", action="store_true", help="also print the ablation table")
     ap.add_argument("--heads-steps", type=int, default=1500, help="steps of the trained-heads ablation")
     ap.add_argument("--report", type=Path, help="write selection and experiments as JSON here")
+    ap.add_argument("--backbone", default=BACKBONE, choices=sorted(M.TAPS),
+                    help="frozen backbone (use a --cache of its own)")
     args = ap.parse_args()
+    globals()["BACKBONE"] = args.backbone
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     t0 = time.time()
     if args.cache.is_file():
         c = torch.load(args.cache, weights_only=True)
+        if c.get("backbone", "efficientnet_lite0") != args.backbone:
+            raise SystemExit(f"{args.cache} holds another backbone's rows: pass --cache")
     else:
         c = build_cache(args.data)
         args.cache.parent.mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,15 @@ def test_defaults_when_missing_or_damaged(tmp_path):
     bad = tmp_path / "plugin.json"
     bad.write_text("{not json")
     assert st.load(bad) == st.Settings()
-    bad.write_text(json.dumps({"sketch_k": 999, "sketch_output": "printer", "quality": 3}))
+    bad.write_text(json.dumps({"index_folders": "not a list", "last_values": {"x.y": {}}}))
     s = st.load(bad)
-    assert (s.sketch_k, s.sketch_output, s.quality) == (5, "layers", "standard")
+    assert s.index_folders == [] and s.extra == {"last_values": {"x.y": {}}}
 
 
 def test_round_trip_keeps_unknown_keys(tmp_path):
     p = tmp_path / "cfg" / "plugin.json"
-    s = st.Settings(index_folders=["/photos/2024"], sketch_k=8, sketch_output="images",
-                    extra={"future": 1})
+    s = st.Settings(index_folders=["/photos/2024"],
+                    extra={"future": 1, "last_values": {"colour.match": {"strength": 0.7}}})
     st.save(s, p)
     back = st.load(p)
     assert back == s and json.loads(p.read_text())["future"] == 1

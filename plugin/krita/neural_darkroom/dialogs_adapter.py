@@ -89,6 +89,17 @@ def _value(p: opdesc.ParamDesc, w: Any) -> Any:
     return w.text()
 
 
+def _last(p: opdesc.ParamDesc, last: dict[str, Any]) -> Any:
+    """The field's first value: the last one used, if it is still valid for the parameter (a
+    newer backend may have changed its range or choices), else the op's default."""
+    if p.name in last:
+        try:
+            return opdesc.check_value(p, last[p.name]) if not p.text else str(last[p.name])
+        except Exception:  # noqa: BLE001 - a stale or damaged value: the default instead
+            pass
+    return p.initial()
+
+
 def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
               s: st.Settings) -> dict[str, Any] | None:
     """The dialog for any described op, made from its description: a layer list (with "Image
@@ -113,7 +124,7 @@ def op_dialog(desc: opdesc.OpDesc, doc: Any, node: Any, last: dict[str, Any],
         pickers[inp.role] = (inp, combo)
     fields: dict[str, tuple[opdesc.ParamDesc, QWidget]] = {}
     for p in desc.shown:
-        w = _field(p, last.get(p.name, p.initial()))
+        w = _field(p, _last(p, last))
         form.addRow("" if p.kind == "bool" else p.label, w)
         fields[p.name] = (p, w)
     output = None

@@ -259,8 +259,10 @@ class Controller:
             self.tell(str(e))
             return
         s = st.load()
-        last = s.extra.get("last_values", {})
-        values = dialogs.op_dialog(desc, doc, node, dict(last.get(desc.name) or {}), s)
+        last = s.extra.get("last_values")
+        last = last if isinstance(last, dict) else {}  # a damaged file: the defaults
+        mine = last.get(desc.name)
+        values = dialogs.op_dialog(desc, doc, node, mine if isinstance(mine, dict) else {}, s)
         if values is None:
             return
         kept = {k: v for k, v in values.items()

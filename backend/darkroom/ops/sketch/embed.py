@@ -77,8 +77,8 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
     return emb
 
 
-def _backbone(device: str) -> torch.nn.Module:
-    net = load_backbone("efficientnet_lite0", device)
+def _backbone(device: str, name: str = "efficientnet_lite0") -> torch.nn.Module:
+    net = load_backbone(name, device)
     if device == "cpu":
         # The backbone is shared with style transfer, which backpropagates through it:
         # convert its parameters outside inference mode, or they become inference tensors.
@@ -97,23 +97,25 @@ def _to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
 
 @torch.inference_mode()
 def features(images: Sequence[np.ndarray], device: str = "cpu", *, head: bool = True,
-             exact: bool = False) -> torch.Tensor:
+             exact: bool = False, backbone: str = "efficientnet_lite0") -> torch.Tensor:
     """(N, FEAT) backbone rows of normalised drawings or squared photos (see :func:`_to_tensor`).
 
     By default the backbone runs as :class:`~.fastnet.FastLite0` (batch norms folded: the same
     features up to float rounding, about 1.7× faster on CPU); ``exact`` runs the shared
     backbone as it is (``scripts/train_sketch.py`` caches its rows so). ``head=False`` stops
-    after ``block15``: the ``head`` columns are then zero (an edge map's are never used)."""
-    net = _backbone(device)
+    after ``block15``: the ``head`` columns are then zero (an edge map's are never used).
+    ``backbone``: one of :data:`.model.TAPS` (its two 4×4 taps)."""
+    net = _backbone(device, backbone)
     fn = net if exact else fast_backbone(net, device)
-    layers = M.LAYERS2 if head else M.LAYERS
+    taps = M.TAPS[backbone]
+    layers = (*taps, "head") if head else taps
     out = []
     for i in range(0, len(images), BATCH):
         feats = fn.features(_to_tensor(images[i : i + BATCH]).to(device), layers)
-        sp = torch.cat([F.adaptive_avg_pool2d(feats[k].float(), M.GRID) for k in M.LAYERS], 1)
+        sp = torch.cat([F.adaptive_avg_pool2d(feats[k].float(), M.GRID) for k in taps], 1)
         hd = feats["head"].float().mean((2, 3)) if head else sp.new_zeros(len(sp), M.SEM_IN)
         out.append(torch.cat([sp.flatten(1), hd], 1).cpu())
-    return torch.cat(out) if out else torch.zeros(0, M.FEAT)
+    return torch.cat(out) if out else torch.zeros(0, M.TAP_CHANNELS[backbone] * M.GRID**2 + M.SEM_IN)
 
 
 @torch.inference_mode()

@@ -159,6 +159,13 @@ SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]
 LAYERS2 = (*LAYERS, "head")
+#: The two 4×4 taps on each backbone the sketch model may use: the last block of the 112-ch
+#: (Lite2: 120) stage and the last block (320 ch; Lite2: 352) — Lite0's ``LAYERS``.
+TAPS: dict[str, tuple[str, str]] = {"efficientnet_lite0": LAYERS,
+                                    "efficientnet_lite1": ("block14", "block20"),
+                                    "efficientnet_lite2": ("block14", "block20")}
+TAP_CHANNELS = {"efficientnet_lite0": CHANNELS, "efficientnet_lite1": CHANNELS,
+                "efficientnet_lite2": 120 + 352}
 SEM_DIM = 128  #: output of the trained semantic heads (:class:`SketchEmbedding2`, an ablation)
 K_SEM = 256  #: PCA dimensions of the cross-domain semantic part
 K_FINE = 256  #: PCA dimensions of the cross-domain shape part
@@ -375,19 +382,20 @@ class SketchModel(nn.Module):
     """
 
     def __init__(self, k_sem: int = K_SEM, k_fine: int = K_FINE, k_photo: int = K_PHOTO,
-                 k_shape: int = K_SHAPE) -> None:
+                 k_shape: int = K_SHAPE, spatial: int = SPATIAL) -> None:
         super().__init__()
-        for name, d in (("s_sem", SEM_IN), ("p_sem", SEM_IN), ("s_fine", SPATIAL),
-                        ("e_fine", SPATIAL), ("p_photo", SEM_IN)):
+        self.spatial = spatial  #: width of the rows' 4×4 part (the backbone's taps × 16)
+        for name, d in (("s_sem", SEM_IN), ("p_sem", SEM_IN), ("s_fine", spatial),
+                        ("e_fine", spatial), ("p_photo", SEM_IN)):
             self.register_buffer(f"{name}_mean", torch.zeros(d))
             self.register_buffer(f"{name}_std", torch.ones(d))
-        for name, d, k in (("sem", SEM_IN, k_sem), ("fine", SPATIAL, k_fine),
+        for name, d, k in (("sem", SEM_IN, k_sem), ("fine", spatial, k_fine),
                            ("photo", SEM_IN, k_photo)):
             self.register_buffer(f"{name}_pca_mean", torch.zeros(d))
             self.register_buffer(f"{name}_pca_basis", torch.zeros(d, k))
             self.register_buffer(f"{name}_pca_scale", torch.ones(k))
-        self.register_buffer("shape_mean", torch.zeros(SPATIAL))
-        self.register_buffer("shape_basis", torch.zeros(SPATIAL, k_shape))
+        self.register_buffer("shape_mean", torch.zeros(spatial))
+        self.register_buffer("shape_basis", torch.zeros(spatial, k_shape))
         self.register_buffer("w_sem", torch.tensor(0.5))
         self.register_buffer("qe_m", torch.tensor(5))
         self.register_buffer("qe_beta", torch.tensor(1.0))
@@ -408,7 +416,7 @@ class SketchModel(nn.Module):
         photographs' edge maps (row i of ``photos`` and ``edges``: the same photo). More
         sketches without photos (rendered Quick, Draw! doodles) may simply be appended to
         ``sketches``: only the sketch statistics and the shared PCA see them."""
-        h, sp = slice(SPATIAL, None), slice(0, SPATIAL)
+        h, sp = slice(self.spatial, None), slice(0, self.spatial)
         for name, x in (("s_sem", sketches[:, h]), ("p_sem", photos[:, h]),
                         ("s_fine", sketches[:, sp]), ("e_fine", edges[:, sp]),
                         ("p_photo", photos[:, h])):
@@ -433,7 +441,7 @@ class SketchModel(nn.Module):
         (N, FEAT) rows ``sk[i]`` ↔ ``edges[i]`` (a sketch and its photo's edge map), plus
         optional extra pairs (QMUL shoes) weighted ``extra_weight`` each. Call after
         :meth:`fit` (it uses the per-domain statistics)."""
-        sp = slice(0, SPATIAL)
+        sp = slice(0, self.spatial)
         a, b = self._z("s_fine", sk[:, sp]), self._z("e_fine", edges[:, sp])
         w = torch.ones(len(a))
         if extra_sk is not None and extra_edges is not None and len(extra_sk):
@@ -451,8 +459,8 @@ class SketchModel(nn.Module):
     def sketch(self, f: torch.Tensor) -> torch.Tensor:
         """(B, FEAT) sketch rows → (B, EMB_DIM); the photo-only part is zero."""
         w = self.w_sem.float()
-        sem = self._pca("sem", self._z("s_sem", f[:, SPATIAL:]))
-        z = self._z("s_fine", f[:, :SPATIAL])
+        sem = self._pca("sem", self._z("s_sem", f[:, self.spatial:]))
+        z = self._z("s_fine", f[:, :self.spatial])
         zero = torch.zeros(len(f), self.photo_pca_scale.shape[0], dtype=sem.dtype)
         return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
                           zero], dim=1)
@@ -460,9 +468,9 @@ class SketchModel(nn.Module):
     def photo(self, fp: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
         """(B, FEAT) rows of photographs and of their edge maps → (B, EMB_DIM)."""
         w = self.w_sem.float()
-        sem = self._pca("sem", self._z("p_sem", fp[:, SPATIAL:]))
-        z = self._z("e_fine", fe[:, :SPATIAL])
-        ph = self._pca("photo", self._z("p_photo", fp[:, SPATIAL:]))
+        sem = self._pca("sem", self._z("p_sem", fp[:, self.spatial:]))
+        z = self._z("e_fine", fe[:, :self.spatial])
+        ph = self._pca("photo", self._z("p_photo", fp[:, self.spatial:]))
         return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
                           ph], dim=1)
 
