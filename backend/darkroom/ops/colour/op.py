@@ -8,17 +8,16 @@ the layer (i) and of the reference (r),
 
 gives the layer the reference's mean and covariance while moving each colour as little as
 possible (no hue rotation, unlike Σ_r^½ Σ_i^-½). It is the start the photo style methods use
-(Luan et al. 2017 start from a colour-matched content; :func:`darkroom.ops.style.colour.
-colour_transform` computes the same map with torch, ``tests/ops/colour`` holds the two
-together): here it is the whole op, one 3×4 matrix for the whole picture, so photorealistic
-by construction and instant — it is fitted on at most :data:`MAX_SAMPLES` pixels of each image
-(a fixed-seed sample) and applied to every pixel in chunks of :data:`CHUNK_PIXELS`, in float32.
-No network, no torch.
+(Luan et al. 2017 start from a colour-matched content), fitted by the same function,
+:func:`darkroom.ops.style.colour.colour_transform`: here it is the whole op, one 3×4 matrix for
+the whole picture, so photorealistic by construction and instant — it is fitted on at most
+:data:`MAX_SAMPLES` pixels of each image (a fixed-seed sample) and applied to every pixel in
+chunks of :data:`CHUNK_PIXELS`, in float32. No network.
 
 Colour space: like ``style.transfer``, the map is fitted and applied to the values as they
 are encoded — sRGB-encoded layers in sRGB, linear layers in linear light; a reference in the
-other encoding is converted to the layer's first. The same ridge as the style methods'
-(:data:`RIDGE`) keeps a flat reference (one colour) or a flat layer well defined: a flat
+other encoding is converted to the layer's first. The style methods' ridge on the
+covariances keeps a flat reference (one colour) or a flat layer well defined: a flat
 reference gives every pixel its colour.
 
 * ``strength`` moves the map towards the identity (and so each pixel along a straight line
@@ -42,6 +41,7 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 
 from darkroom import images as im
 from darkroom.errors import InvalidInput, check_cancel
@@ -55,11 +55,11 @@ from darkroom.ops.registry import (
     by_role,
     register,
 )
+from darkroom.ops.style.colour import colour_transform
 
 MAX_SAMPLES = 1 << 18  #: pixels of each image the map is fitted on (at most)
 CHUNK_PIXELS = 1 << 18  #: pixels mapped at a time (between cancel checks)
 SEED = 20070101  #: the sample is the same on every run
-RIDGE = 1e-5  #: added to the covariances' diagonals, as in the style methods (style/colour.py)
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  #: Rec. 709 luminance weights
 PREVIEW_SIDE = 256
 
@@ -127,28 +127,19 @@ def sample(colour: np.ndarray, weight: np.ndarray | None, n: int = MAX_SAMPLES
     return vals, wts
 
 
-def _stats(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    w = w / w.sum()
-    mu = w @ x
-    d = x - mu
-    return mu, (d * w[:, None]).T @ d + RIDGE * np.eye(x.shape[1])
-
-
-def _power(c: np.ndarray, p: float) -> np.ndarray:
-    e, q = np.linalg.eigh(c)
-    return (q * np.maximum(e, 1e-10) ** p) @ q.T
-
-
 def monge_map(src: np.ndarray, src_w: np.ndarray, ref: np.ndarray, ref_w: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
     """The minimal-displacement affine map (A (C, C), b (C,)), x ↦ A x + b, taking the
     weighted colour distribution of ``src`` (n, C) to the mean and covariance of ``ref``
-    (m, C) — Pitié & Kokaram 2007, §2; C = 3, or 1 for grey (then A = σ_r / σ_i)."""
-    mi, ci = _stats(src, src_w)
-    mr, cr = _stats(ref, ref_w)
-    half, inv_half = _power(ci, 0.5), _power(ci, -0.5)
-    a = inv_half @ _power(half @ cr @ half, 0.5) @ inv_half
-    return a, mr - a @ mi
+    (m, C) — Pitié & Kokaram 2007, §2, as the style methods fit it
+    (:func:`darkroom.ops.style.colour.colour_transform`, on the samples as 1-pixel-wide
+    images); C = 3, or 1 for grey (then A = σ_r / σ_i)."""
+    def column(x: np.ndarray) -> torch.Tensor:  # (n, C) → (1, C, n, 1)
+        return torch.from_numpy(np.ascontiguousarray(x.T))[None, :, :, None]
+    m = colour_transform(column(src), column(ref), torch.from_numpy(src_w),
+                         torch.from_numpy(ref_w)).numpy()
+    c = src.shape[1]
+    return m[:, :c], m[:, c]
 
 
 def _apply(x: np.ndarray, a: np.ndarray, b: np.ndarray, keep_luma: bool,

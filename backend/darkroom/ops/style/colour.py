@@ -33,8 +33,9 @@ _EPS = 1e-5  # ridge on covariances: flat regions (a white sky) stay invertible
 
 
 def _stats(x: torch.Tensor, weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted colour mean (3, 1) and covariance (3, 3) of (1, 3, H, W), in float64."""
-    v = x[0].reshape(3, -1).double()
+    """Weighted colour mean (C, 1) and covariance (C, C) of (1, C, H, W), in float64."""
+    c = x.shape[1]
+    v = x[0].reshape(c, -1).double()
     if weight is None:
         w = torch.full((v.shape[1],), 1.0 / v.shape[1], dtype=v.dtype, device=v.device)
     else:
@@ -42,7 +43,7 @@ def _stats(x: torch.Tensor, weight: torch.Tensor | None) -> tuple[torch.Tensor, 
         w = w / w.sum().clamp_min(1e-12)
     mu = (v * w).sum(1, keepdim=True)
     d = v - mu
-    return mu, (d * w) @ d.t() + _EPS * torch.eye(3, dtype=v.dtype, device=v.device)
+    return mu, (d * w) @ d.t() + _EPS * torch.eye(c, dtype=v.dtype, device=v.device)
 
 
 def _power(c: torch.Tensor, p: float) -> torch.Tensor:
@@ -53,7 +54,8 @@ def _power(c: torch.Tensor, p: float) -> torch.Tensor:
 def colour_transform(img: torch.Tensor, style: torch.Tensor, img_weight: torch.Tensor | None = None,
                      style_weight: torch.Tensor | None = None) -> torch.Tensor:
     """The affine colour map (3, 4) that gives ``img`` (1, 3, H, W) the colour mean and
-    covariance of ``style`` (1, 3, h, w) while moving colours as little as possible — the
+    covariance of ``style`` (1, 3, h, w) while moving colours as little as possible (any
+    channel count C works the same: (C, C + 1); grey gives A = σ_s / σ_i) — the
     Monge–Kantorovich linear map of Pitié & Kokaram 2007 (§2):
     A = Σ_i^-½ (Σ_i^½ Σ_s Σ_i^½)^½ Σ_i^-½, x ↦ A (x − μ_i) + μ_s. (The simpler Σ_s^½ Σ_i^-½
     matches the same statistics but may rotate hues: in14's blue sky turned green.) One global
