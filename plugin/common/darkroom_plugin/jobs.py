@@ -182,7 +182,7 @@ def fetch_status(connect: ConnectFn = default_connect,
         try:
             ping, status = client.ping(), client.status()
             if descriptions is not None:
-                changed = refresh(descriptions, client)
+                changed = refresh(descriptions, client, str(ping.get("version", "")))
         finally:
             client.close()
     except Exception as e:  # noqa: BLE001 - a sentence, never a traceback

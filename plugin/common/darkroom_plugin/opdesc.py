@@ -174,12 +174,14 @@ def save(folder: str | os.PathLike[str], ops: list[Any], version: str = "") -> b
     return True
 
 
-def refresh(folder: str | os.PathLike[str], client: Any) -> bool:
+def refresh(folder: str | os.PathLike[str], client: Any, version: str | None = None) -> bool:
     """Bring the file up to date with the running daemon (a newer backend may have new ops or
-    parameters); True when it changed, so the editor should be restarted to show them."""
+    parameters); True when it changed, so the editor should be restarted to show them.
+    ``version``: the daemon's, when the caller has already pinged it."""
     try:
         ops = client.ops()
-        version = str(client.ping().get("version", ""))
+        if version is None:
+            version = str(client.ping().get("version", ""))
     except Exception:  # noqa: BLE001 - a stale file is not worth an error
         return False
     try:
