@@ -28,6 +28,9 @@ def described() -> list[dict]:
 
 @pytest.fixture
 def descs(described):  # type: ignore[no-untyped-def]
-    from darkroom_plugin import opdesc
+    """The descriptions as an adapter loads them (their result prefixes noted)."""
+    from darkroom_plugin import flows, opdesc
 
-    return opdesc.parse(described)
+    parsed = opdesc.parse(described)
+    flows.note_descriptions(parsed)
+    return parsed

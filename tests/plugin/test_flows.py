@@ -28,14 +28,14 @@ def test_index_summary_counts_and_names_failures() -> None:
     assert "6 photos" in text and "3 new" in text and "/p/bad.jpg: not an image" in text
 
 
-def test_results_stack_on_the_previous_result() -> None:
+def test_results_stack_on_the_previous_result(descs) -> None:  # type: ignore[no-untyped-def]
     bottom_up = ["background", "content", "Style: a (photo)", "Style: b (paint)", "notes"]
     assert flows.result_anchor(bottom_up, 1) == 3  # above both earlier results
     assert flows.result_anchor(bottom_up, 4) == 4
     assert flows.result_anchor(["content"], 0) == 0
 
 
-def test_style_choices_put_results_last() -> None:
+def test_style_choices_put_results_last(descs) -> None:  # type: ignore[no-untyped-def]
     names = ["Style: x (photo)", "sky", "Relit: light at (0.50, 0.50)", "paper"]
     assert flows.style_choices(names) == [1, 3, 0, 2]
 

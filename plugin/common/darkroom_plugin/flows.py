@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: Result layers made by the plugin start with these: the ops' ``result_prefix`` (added from
-#: their descriptions by :func:`note_descriptions`), and these when no description was read.
-RESULT_PREFIXES = ["Style: ", "Relit: ", "Sketch matches"]
+#: Result layers made by the plugin start with these: the ops' ``result_prefix``, added from
+#: their descriptions by :func:`note_descriptions` when an adapter loads them.
+RESULT_PREFIXES: list[str] = []
 #: The temporary layer that shows a running job's latest preview (removed when it ends).
 PREVIEW_LAYER = "Neural Darkroom preview"
 
@@ -146,7 +146,7 @@ def open_stack_request(folder: str, sphere: str = "") -> Any:
             raise InvalidParameter(f"The sphere must be 'CX,CY,R' in pixels, not '{sphere}'.",
                                    field="sphere")
         params["sphere"] = circle
-    return Request("relight.find_lights", [], params, "")
+    return Request("relight.find_lights", [], params)
 
 
 def stack_plan(meta: dict[str, Any], folder: str) -> tuple[str, list[tuple[str, str]], str]:

@@ -195,10 +195,6 @@ def editor_ops(descs: list[OpDesc]) -> list[OpDesc]:
     return sorted((d for d in descs if d.title and d.source is not None), key=lambda d: d.title)
 
 
-def result_prefixes(descs: list[OpDesc]) -> tuple[str, ...]:
-    return tuple(d.result_prefix for d in descs if d.result_prefix)
-
-
 # --- values typed into a dialog → the op's parameters -------------------------------------------
 
 def parse_text(fmt: str, text: Any) -> Any:

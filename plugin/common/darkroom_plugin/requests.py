@@ -9,7 +9,7 @@ text, and sketch indexing's request (the Sketch Photo Folders flow).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from darkroom.errors import InvalidInput, InvalidParameter
@@ -19,14 +19,12 @@ from .pixels import Pixels
 
 @dataclass
 class Request:
-    """One op call: ``op`` name, images as ``(role, Pixels)`` pairs, params, and how to name
-    the result layer(s)."""
+    """One op call: ``op`` name, images as ``(role, Pixels)`` pairs, params (the op names its
+    results)."""
 
     op: str
     images: list[tuple[str, Pixels]]
     params: dict[str, Any]
-    result_name: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def wire_images(self) -> list[Any]:
         return [px.to_wire(role) for role, px in self.images]
@@ -78,4 +76,4 @@ def sketch_index_request(folders: list[str], index: str | None = None) -> Reques
     params: dict[str, Any] = {"folders": list(folders)}
     if index:
         params["index"] = index
-    return Request("sketch.index", [], params, "")
+    return Request("sketch.index", [], params)
