@@ -29,8 +29,9 @@ the ``images`` it takes (the selected layer, another layer or an image file, a l
 group), the menu ``title`` and the ``result_prefix`` its result layers' names start with. The
 CLI's options (:mod:`darkroom.opcli`), GIMP's procedure arguments and Krita's dialogs are
 generated from it (a result's ``meta`` may add ``layers``, ``layer_opacity`` and
-``layer_names``: which returned images become layers, how opaque, named how); ``daemon.ops`` and ``darkroom ops --json`` serve it (``install.py`` writes it
-beside each plugin, since GIMP registers procedures before any daemon runs).
+``layer_names``: which returned images become layers, how opaque, named how); ``daemon.ops``
+and ``darkroom ops --json`` serve it (``install.py`` writes it beside each plugin, since GIMP
+registers procedures before any daemon runs).
 """
 
 from __future__ import annotations
@@ -258,10 +259,14 @@ class ImageInput:
     help: str = ""
     many: bool = False  #: several images may come with this role (a ``stack`` always may)
 
+    @property
+    def several(self) -> bool:
+        return self.many or self.source == "stack"
+
     def describe(self) -> dict[str, Any]:
         return {"role": self.role, "label": self.label or self.role.replace("_", " ").capitalize(),
                 "source": self.source, "optional": self.optional, "help": self.help,
-                "many": self.many or self.source == "stack"}
+                "many": self.several}
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,7 @@ class OpSpec:
             if inp is None:
                 raise InvalidInput(f"Image '{im.name or im.role}' has role '{im.role}'; op "
                                    f"'{self.name}' takes {', '.join(declared)}.")
-            if im.role in seen and not (inp.many or inp.source == "stack"):
+            if im.role in seen and not inp.several:
                 raise InvalidInput(f"Two images have the role '{im.role}' "
                                    f"('{seen[im.role].name}' and '{im.name}'); send one.")
             seen[im.role] = im
@@ -337,9 +342,6 @@ class OpSpec:
             if role not in seen and not inp.optional:
                 raise InvalidInput(f"Op '{self.name}' needs an image with the role '{role}' "
                                    f"({inp.label or role}).")
-
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
 
     def describe(self) -> dict[str, Any]:
         """The op's description as JSON (``daemon.ops``, ``darkroom ops --json``, the file
@@ -429,14 +431,14 @@ def register(
     for i in images:
         if i.source not in IMAGE_SOURCES:
             raise ValueError(f"op {name}: image {i.role} has a bad source {i.source!r}")
-    many = any(i.many or i.source == "stack" for i in images)
+    many = any(i.several for i in images)
     if min_images is None:
         min_images = sum(not i.optional for i in images)
     if max_images is None and images and not many:
         max_images = len(images)
     if not inputs and images:
         inputs = "; ".join(f"{i.role}{' (optional)' if i.optional else ''}"
-                           f"{' (several)' if i.many or i.source == 'stack' else ''}"
+                           f"{' (several)' if i.several else ''}"
                            f"{': ' + i.help if i.help else ''}" for i in images)
 
     checked = []
