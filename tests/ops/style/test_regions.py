@@ -73,6 +73,37 @@ def test_superpixels_follow_a_colour_edge():
     assert not left & right  # no superpixel straddles the edge
 
 
+def test_guided_filter_smooths_within_a_surface_and_stops_at_its_edge():
+    guide = np.zeros((3, 40, 60), np.float32)
+    guide[:, :, 30:] = 1.0  # a dark and a bright surface
+    rng = np.random.default_rng(0)
+    noisy = (guide[:1] + 0.3 * rng.standard_normal((1, 40, 60))).astype(np.float32)
+    out = regions.guided_filter(guide, r=4)(noisy)[0]
+    assert out[:, :30].std() < 0.5 * noisy[0, :, :30].std()  # the noise is smoothed away…
+    assert out[:, 29].mean() < 0.2 and out[:, 30].mean() > 0.8  # …and the edge stays sharp
+
+
+def test_refinement_returns_a_band_of_sky_to_the_sky():
+    """Superpixel regions from blurry features put a band of sky beside a rock into the rock's
+    region (in14's dark blot); the pixel-level refinement gives it back to the sky."""
+    h, w = 60, 80
+    rgb = np.empty((3, h, w), np.float32)
+    rgb[:] = np.array([0.55, 0.7, 0.95], np.float32)[:, None, None]  # sky
+    rgb[:, 20:, 40:] = np.array([0.8, 0.35, 0.15], np.float32)[:, None, None]  # rock
+    rng = np.random.default_rng(1)
+    rgb = np.clip(rgb + 0.02 * rng.standard_normal(rgb.shape), 0, 1).astype(np.float32)
+    lab = regions._lab(torch.from_numpy(rgb)[None])
+    truth = np.zeros((h, w), int)
+    truth[20:, 40:] = 1
+    feat = np.stack([truth == 0, truth == 1]).astype(np.float32)
+    feat = feat + 0.3 * rng.standard_normal(feat.shape).astype(np.float32)
+    wrong = truth.copy()
+    wrong[10:, 28:40] = 1  # the band beside the rock
+    fixed = regions.refine(rgb, lab, feat, wrong)
+    assert (fixed == truth).mean() > 0.98
+    assert (fixed[10:, 28:40] == 0).mean() > 0.95
+
+
 def test_auto_regions_separate_and_pair_sky_and_ground():
     torch.set_num_threads(1)
     net = load_backbone("efficientnet_lite0", "cpu")

@@ -17,7 +17,14 @@ and §4). No such weights are available offline here, so the regions are built f
    contrast-sensitive pairwise term, the CRF of Krähenbühl & Koltun 2011 §2 restricted to
    neighbours): a superpixel joins its neighbours' region unless its own descriptor clearly
    disagrees, and regions smaller than :data:`MIN_SHARE` join their most similar neighbour.
-4. **Pairing by similarity**: each content region takes the style region whose mean feature
+4. **Pixel-level refinement** (:func:`refine`): superpixels that straddle an edge, or that
+   the blurry stride-16 features put in the wrong region (a band of sky beside a rock), are
+   corrected pixel by pixel: each region gets a colour model (a CIELAB histogram, as
+   GrabCut's colour models, Rother et al. 2004 §3) and a mean feature, and a few mean-field
+   iterations of a dense CRF (Krähenbühl & Koltun 2011 §3–4) weigh those against agreeing
+   with the neighbours, where "neighbours" is an edge-aware guided filter (He et al. 2010,
+   §3.5, the colour-guide form) rather than a Gaussian bilateral one.
+5. **Pairing by similarity**: each content region takes the style region whose mean feature
    (backbone features only, standardised; colour is what is being transferred, so it must
    not decide the pairing) is most similar by cosine, if that similarity reaches
    :data:`MIN_SIMILARITY` and the style region is not a sliver; otherwise it takes the
@@ -54,6 +61,12 @@ MIN_SIMILARITY = 0.25  #: pairing score (see :func:`pair`) below which there is 
 LAYOUT_WEIGHT = 0.5  #: weight of the layout overlap (soft IoU) in the pairing score
 LAYOUT = 16  #: side of the relative-position grid the layouts are compared on
 MIN_PARTNER_SHARE = 0.02  #: style regions smaller than this share are not partners
+REFINE_SWEEPS = 5  #: mean-field iterations of the pixel-level refinement (:func:`refine`)
+REFINE_PAIRWISE = 4.0  #: weight of the edge-aware agreement with the neighbours
+REFINE_RADIUS = 4  #: guided-filter window radius (grid pixels, 128 px longest side)
+REFINE_EPS = 1e-3  #: guided-filter regulariser (colour variance, [0, 1] units squared)
+COLOUR_BINS = 12  #: histogram bins per CIELAB axis of a region's colour model
+REFINE = True  #: run the pixel-level refinement (off: superpixel regions, for comparison)
 
 #: Palette colours for the region maps (the 27-colour palette of :mod:`.labels`), so a map
 #: the op returns can be edited and given back as a label map.
@@ -209,9 +222,89 @@ def _merge_small(labels: np.ndarray, desc: np.ndarray, size: np.ndarray, adj: np
     return inv
 
 
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)² window of each (h, w) plane of ``x`` (…, h, w), edges replicated."""
+    flat = x.reshape(-1, *x.shape[-2:])
+    out = np.stack([cv2.blur(a, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE)
+                    for a in flat])
+    return out.reshape(x.shape)
+
+
+def guided_filter(guide: np.ndarray, r: int = REFINE_RADIUS, eps: float = REFINE_EPS):
+    """Guided filter with a colour guide (He et al. 2010, §3.5): ``guide`` (3, h, w) in [0, 1]
+    → a function (K, h, w) → (K, h, w), each output plane locally an affine function of the
+    guide's colours, so it smooths within a surface and stops at its edges. The guide's
+    window statistics are computed once, for filtering many planes many times."""
+    g = guide.astype(np.float32)
+    mean_g = _box(g, r)
+    cov = np.empty((3, 3, *g.shape[1:]), np.float32)
+    for i in range(3):
+        for j in range(i, 3):
+            cov[i, j] = cov[j, i] = _box(g[i] * g[j], r) - mean_g[i] * mean_g[j]
+    inv = np.linalg.inv(np.moveaxis(cov, (0, 1), (-2, -1)) + eps * np.eye(3, dtype=np.float32))
+
+    def apply(src: np.ndarray) -> np.ndarray:
+        p = src.astype(np.float32)  # (K, h, w)
+        mean_p = _box(p, r)
+        cov_gp = np.stack([_box(g[i] * p, r) - mean_g[i] * mean_p for i in range(3)], -1)
+        a = np.moveaxis((inv @ cov_gp[..., None])[..., 0], -1, 1)  # (K, 3, h, w)
+        b = mean_p - (a * mean_g).sum(1)
+        return (_box(a, r) * g).sum(1) + _box(b, r)
+
+    return apply
+
+
+def refine(rgb: np.ndarray, lab: np.ndarray, feat: np.ndarray, labels: np.ndarray,
+           sweeps: int = REFINE_SWEEPS) -> np.ndarray:
+    """Pixel-level refinement of a region map (step 4): ``rgb`` (3, h, w) in [0, 1], ``lab``
+    (h, w, 3) CIELAB, ``feat`` (D, h, w) standardised features, ``labels`` (h, w) region
+    indices → (h, w) region indices 0..R'-1 (a region may vanish).
+
+    Unary: −log of the region's CIELAB histogram at the pixel's colour (Laplace-smoothed) −
+    log of its share + the squared distance of the pixel's feature to the region's mean
+    feature. Mean field: ``Q ← softmax(−U + w · G(Q))`` with G the colour-guided filter — a
+    Potts dense CRF whose message passing is edge-aware filtering (Krähenbühl & Koltun 2011,
+    §4, with the guided filter in place of the permutohedral lattice)."""
+    r = int(labels.max()) + 1
+    if r < 2:
+        return labels
+    h, w = labels.shape
+    n = h * w
+    # Colour models: one histogram per region over a COLOUR_BINS³ grid of CIELAB.
+    lo, hi = lab.reshape(-1, 3).min(0), lab.reshape(-1, 3).max(0)
+    q = ((lab.reshape(-1, 3) - lo) / np.maximum(hi - lo, 1e-6) * (COLOUR_BINS - 1e-3)).astype(int)
+    cell = (q[:, 0] * COLOUR_BINS + q[:, 1]) * COLOUR_BINS + q[:, 2]
+    flat = labels.ravel()
+    hist = np.zeros((r, COLOUR_BINS ** 3), np.float64)
+    np.add.at(hist, (flat, cell), 1.0)
+    # Laplace smoothing spread over the colours present in the picture, so an unseen colour
+    # costs the same in every region and the features decide.
+    present = np.bincount(cell, minlength=COLOUR_BINS ** 3) > 0
+    hist = (hist + present) / (hist.sum(1, keepdims=True) + present.sum())
+    unary = -np.log(hist[:, cell].clip(1e-12))  # (r, n)
+    shares = np.bincount(flat, minlength=r) / n
+    unary -= np.log(shares.clip(1e-6))[:, None]
+    f = feat.reshape(feat.shape[0], n)
+    means = np.stack([f[:, flat == j].mean(1) if (flat == j).any() else np.full(f.shape[0], np.inf)
+                      for j in range(r)])
+    # ‖f − m‖² expanded: one (r, D) × (D, n) product instead of an (r, n, D) difference.
+    unary += (f * f).sum(0)[None] - 2 * means @ f + (means * means).sum(1)[:, None]
+    unary = np.nan_to_num(unary, nan=1e6, posinf=1e6).reshape(r, h, w)
+    smooth = guided_filter(rgb)
+    qm = np.eye(r, dtype=np.float32)[labels].transpose(2, 0, 1)  # start from the given map
+    for _ in range(sweeps):
+        logits = -unary + REFINE_PAIRWISE * smooth(qm)
+        logits -= logits.max(0, keepdims=True)
+        qm = np.exp(logits)
+        qm /= qm.sum(0, keepdims=True)
+    out = qm.argmax(0)
+    _, inv = np.unique(out, return_inverse=True)
+    return inv.reshape(h, w)
+
+
 def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
             clusters: int | None = None) -> Segmentation:
-    """Regions of one picture (1, 3, H, W) in [0, 1] on its superpixel grid (steps 1–3)."""
+    """Regions of one picture (1, 3, H, W) in [0, 1] on its superpixel grid (steps 1–4)."""
     h, w = working_size(*img.shape[-2:], GRID_SIZE)
     small = resize(img, (h, w))
     lab = _lab(small)
@@ -242,9 +335,14 @@ def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
     size_np = size.numpy() / size.numpy().mean()
     labels = _potts(desc, colour, size_np, adj, labels)
     labels = _merge_small(labels, desc, size_np, adj)
-    r = int(labels.max()) + 1
+    pix = per_pixel.numpy()
     grid_labels = labels[sp]
-    feats_r = np.stack([np.average(feat[labels == j], 0, size_np[labels == j]) for j in range(r)])
+    if REFINE:
+        grid_labels = refine(small[0].clamp(0, 1).cpu().numpy(), lab, pix, grid_labels)
+    r = int(grid_labels.max()) + 1
+    gl = grid_labels.ravel()
+    pf = pix.reshape(pix.shape[0], -1)
+    feats_r = np.stack([pf[:, gl == j].mean(1) for j in range(r)])
     shares = np.bincount(grid_labels.ravel(), minlength=r) / grid_labels.size
     layout = _masks(grid_labels, r, (LAYOUT, LAYOUT)).reshape(r, -1)
     return Segmentation(grid_labels, feats_r, shares, layout)
@@ -253,7 +351,7 @@ def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
 def pair(content: np.ndarray, style: np.ndarray, style_shares: np.ndarray | None = None,
          content_layout: np.ndarray | None = None, style_layout: np.ndarray | None = None,
          min_similarity: float | None = None) -> tuple[list[int | None], list[float]]:
-    """Pair regions by similarity (step 4): content descriptors (Rc, D) and style
+    """Pair regions by similarity (step 5): content descriptors (Rc, D) and style
     descriptors (Rs, D) → for each content region the index of the most similar style
     region, or None (take the whole style) when the best score is below ``min_similarity``
     or the partner covers less than :data:`MIN_PARTNER_SHARE` of the style. The score is the
