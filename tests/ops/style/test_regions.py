@@ -13,6 +13,8 @@ from darkroom.ops.registry import Image
 from darkroom.ops.style import regions, solve
 from darkroom.ops.style.cli import region_paths
 
+SHIPPED_FAST = dict(solve.ITERATIONS["fast"])  # before the fixture below shortens them
+
 
 @pytest.fixture(autouse=True)
 def few_iterations(monkeypatch):
@@ -156,17 +158,21 @@ def test_default_is_auto_and_labels_win():
 
 
 def test_draft_solves_small_and_returns_full_resolution(monkeypatch):
-    monkeypatch.setitem(solve.ITERATIONS, "fast", {"draft": 8, "standard": 60, "best": 120})
+    monkeypatch.setitem(solve.ITERATIONS, "fast", SHIPPED_FAST)  # the draft as shipped
     c = (_scene(600, 800) * 255).astype(np.uint8)
     s = (_scene(90, 120, 1, sky=(0.95, 0.6, 0.35)) * 255).astype(np.uint8)
     res = registry.run("style.transfer", [Image(c, role="content"), Image(s, role="style")],
                        {"quality": "draft"})
-    assert max(res.meta["working_size"]) == 128 and res.meta["iterations"] == 8
+    assert max(res.meta["working_size"]) == 128
+    assert res.meta["iterations"] == SHIPPED_FAST["draft"]
     out = res.images[0].pixels
     assert out.shape == c.shape
-    sky_c, sky_o, sky_s = (im.to_float(a)[: a.shape[0] // 3].reshape(-1, 3).mean(0)
-                           for a in (c, out, s))
-    assert np.abs(sky_o - sky_s).sum() < np.abs(sky_c - sky_s).sum()  # the sky warmed
+    sky_c, sky_o, sky_s = (im.to_float(a)[: a.shape[0] // 3] for a in (c, out, s))
+    mean = [a.reshape(-1, 3).mean(0) for a in (sky_c, sky_o, sky_s)]
+    assert np.abs(mean[1] - mean[2]).sum() < np.abs(mean[0] - mean[2]).sum()  # the sky warmed…
+    # …evenly: each row of the content's sky is one colour, and so is the draft's (five Adam
+    # steps used to paint blotches of up to 0.1 into it)
+    assert np.abs(sky_o - sky_o.mean(1, keepdims=True)).max() < 0.02
 
 
 def test_cli_save_regions_writes_both_maps(tmp_path, capsys):

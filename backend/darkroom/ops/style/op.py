@@ -40,7 +40,7 @@ from darkroom.ops.style.features import resize, working_size
 MIN_SIDE = 16  #: smaller images carry no texture the networks can see
 #: Working size (longest side, px) per quality. The grid has a few thousand parameters, so a
 #: small working size fixes it well; its output is full resolution whatever this is. The fast
-#: draft (a first look in ≤ 2 s at 1 MP on two CPU cores) solves at 128 px.
+#: draft (a first look in ≤ 2 s at 1 MP on two CPU cores) fits its colour maps at 128 px.
 AUTO_SIZE = {
     "fast": {"draft": 128, "standard": 384, "best": 640},
     "pixels": {"draft": 256, "standard": 384, "best": 512},
@@ -176,17 +176,19 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
         out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report,
                             lr=solve.LR["mrf"], init=colour.match_colours(content, style))
     else:
-        targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
         # Both photo methods start from the content recoloured to the style region by region
         # (see .colour): photorealistic, and it spares the optimiser the long detour through
         # wrong hues (blue → green → yellow).
         start = (colour.region_grid(content, style, cmask, smask)
                  if method in ("fast", "dpst") else None)
-        if method == "fast":
-            iters = solve.ITERATIONS["fast"][p["quality"]]
+        iters = solve.ITERATIONS[method][p["quality"]]
+        if method == "fast" and iters == 0:
+            g = start  # the draft: the per-region colour maps alone (see solve.ITERATIONS)
+        elif method == "fast":
+            targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
             g = solve.run_fast(net, p["backbone"], content, targets, w, iters, report, start)
         else:
-            iters = solve.ITERATIONS[method][p["quality"]]
+            targets = solve.compute_targets(net, p["backbone"], content, style, cmask, smask)
             lap = None
             if method == "dpst":
                 progress(0.04, "matting Laplacian")
