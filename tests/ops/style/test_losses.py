@@ -47,6 +47,19 @@ def test_content_loss_and_tv_reference_values():
     assert abs(losses.total_variation(img).item() - 1.0) < 1e-6
 
 
+def test_edge_loss_reference_values():
+    # A vertical step of 1 in every channel: luma steps by 1 between columns 0 and 1.
+    img = torch.zeros(1, 3, 3, 3)
+    img[..., 1:] = 1.0
+    g = losses.luma_gradients(img)
+    assert g.shape == (2, 2, 2)
+    assert torch.allclose(g[0], torch.tensor([[1.0, 0.0], [1.0, 0.0]]), atol=1e-6)
+    assert g[1].abs().max() < 1e-6
+    assert losses.edge_loss(img, g).item() < 1e-12
+    # A flat image has lost the whole edge: the squared gradients, relative to the target's.
+    assert abs(losses.edge_loss(torch.zeros_like(img), g).item() - 1.0) < 1e-6
+
+
 def test_mrf_loss_zero_on_the_style_itself_and_matches_by_correlation():
     torch.manual_seed(0)
     s = torch.rand(1, 3, 6, 6)

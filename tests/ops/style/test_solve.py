@@ -1,6 +1,8 @@
 """The methods of :mod:`darkroom.ops.style.solve` do what a user would see: paint and mrf
 visibly take the style, the colour start has the style's colour statistics."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -79,6 +81,22 @@ def test_paint_output_takes_the_style_and_keeps_the_layout(net):
     assert (out - c).abs().mean() > 0.05
     left, right = out[..., :, 24:30].mean(), out[..., :, 34:40].mean()
     assert abs(left - right) > 0.03
+
+
+def test_paint_keeps_the_content_outline_crisp_under_the_brush_texture(net):
+    """What a user sees: the hard edge of the content is still a sharp line of nearly its
+    own contrast, standing out from the brush texture — without the edge term (Gatys' deep
+    content loss only) it blurs into the strokes."""
+    c, s = _content(), _style()
+    t = solve.compute_targets(net, BACKBONE, c, s, None, None)
+    w = solve.DEFAULT_WEIGHTS["paint"]
+    assert w.edge > 0
+    for weights, crisp in ((w, True), (dataclasses.replace(w, edge=0.0, content=0.2), False)):
+        out = solve.run_pixels(net, BACKBONE, c, t, weights, 60, _quiet(), lr=solve.LR["paint"])
+        g, gc = losses.luma_gradients(out)[0], losses.luma_gradients(c)[0]
+        step, texture = g[:, 31].abs().mean(), g[:, 8:24].abs().mean()
+        kept = bool(step > 0.8 * gc[:, 31].abs().mean() and step > 3 * texture)
+        assert kept == crisp, (weights, step, texture)
 
 
 def test_mrf_output_takes_the_style_colours_and_texture(net):

@@ -8,10 +8,12 @@ nothing of files, dtypes or the registry (see :mod:`.op`). Each method minimises
 with Adam, reporting progress (and a small preview about once a second) and checking for
 cancellation every iteration.
 
-* ``paint`` — Gatys et al. 2016 §2: pixels, Gram style loss, content loss, total variation;
-  started from the content recoloured to the style's colour statistics (the paper starts
-  from noise or the content, §3; at our iteration counts a content start keeps faces and
-  outlines, and the colour match gives the palette at once — Gatys et al. 2017, §5.1).
+* ``paint`` — Gatys et al. 2016 §2: pixels, Gram style loss, total variation; started from
+  the content recoloured to the style's colour statistics (the paper starts from noise or the
+  content, §3; at our iteration counts a content start keeps faces and outlines, and the
+  colour match gives the palette at once — Gatys et al. 2017, §5.1). Instead of the paper's
+  deep content loss, a term on the luminance gradients (:func:`losses.edge_loss`) keeps the
+  outlines where the content has them while the strokes fill the rest.
 * ``dpst`` — Luan et al. 2017 §3: pixels, *augmented* (per-region) Gram style loss, content
   loss, and the photorealism term Σ_c V_cᵀ L V_c with L the content's matting Laplacian (§3.1).
   The paper's code starts its photorealistic stage from a first, unregularised stylisation;
@@ -19,6 +21,7 @@ cancellation every iteration.
   (:func:`colour.region_grid`, locally affine, itself photorealistic) — the same start as
   ``fast``.
 * ``mrf`` — Li & Wand 2016 §3: pixels, MRF patch loss at two layers, content loss, TV,
+  plus paint's Gram and edge terms (the patches alone left the picture near the photo),
   coarse to fine (each scale started from the upsampled previous one; §4), from the
   colour-matched content; patches matched with the guided-correspondence normalisation of
   Zhou et al. 2023 (§3.1) rather than plain nearest neighbours, so that the matches spread
@@ -60,8 +63,11 @@ ITERATIONS = {
     # fast starts from the per-region colour map, close to its answer: 60 steps look the same
     # as 100 (in00, in14, in17 side by side; mean edge SSIM 0.783 vs 0.785, style distance
     # 0.061 vs 0.060 at 256 px) in 60 % of the time. The draft (a first look in ≤ 2 s at
-    # 1 MP) takes 5 steps at 128 px: the per-region colour start does most of the work.
-    "fast": {"draft": 5, "standard": 60, "best": 120},
+    # 1 MP) is the per-region colour start alone, fitted at 128 px: its first 5 Adam steps
+    # (each moving every grid cell by about the learning rate, whatever its gradient) painted
+    # rainbow streaks into in14's and in58's skies and lowered in14's edge SSIM from 0.94 to
+    # 0.78 for no gain in the judge's style distance (0.0359 vs 0.0365).
+    "fast": {"draft": 0, "standard": 60, "best": 120},
     "paint": {"draft": 40, "standard": 100, "best": 250},
     "dpst": {"draft": 200, "standard": 500, "best": 1000},
     "mrf": {"draft": 20, "standard": 40, "best": 80},
@@ -78,6 +84,7 @@ class Targets:
     support: dict[str, list] | None
     weights: dict[str, torch.Tensor] | None  # layer → (R,) region shares of the content
     colours: colour.ColourTargets | None  # per-region colour quantiles (with labels)
+    edges: torch.Tensor | None = None  # the content's luminance gradients (losses.edge_loss)
 
 
 @dataclass
@@ -91,6 +98,7 @@ class Weights:
     coverage: float = 0.0  # MRF matching: guided-correspondence bandwidth (0: nearest patch)
     colour: float = 0.0  # Gram of the pixels' own [R, G, B, 1] per region (see PIXELS)
     hist: float = 0.0  # sliced Wasserstein distance of each region's colours (colour.py)
+    edge: float = 0.0  # luminance-gradient term against the content (losses.edge_loss)
 
 
 #: The sliced colour distance is a mean squared difference of colours in [0, 1] (≈ 1e-3 for a
@@ -114,14 +122,21 @@ def _features(net: torch.nn.Module, img: torch.Tensor, layers: list[str]
 
 DEFAULT_WEIGHTS = {
     # Gatys: the losses here are relative (see .losses), so a content-initialised image sits
-    # at a style loss of ~0.1–0.3 per layer. Style 20 against content 0.2 (was 10 and 1), from
-    # the colour-matched content, at the 384 px working size: on Grace Hopper × in34's
-    # cloister the judge's style distance fell from 0.62× to 0.34× of the content's own, edge
-    # SSIM 0.39, and it reads as a painting (brush texture and the cloister's palette, the
-    # face kept). Working size mattered most: at 256 px the judge's floor (the style itself
-    # downsampled) is already 0.18×, at 384 px 0.07×. More iterations (150) or deeper layers
-    # (block11/14) changed little; TV 1 instead of 10 only added speckle.
-    "paint": Weights(style=20.0, content=0.2, tv=10.0),
+    # at a style loss of ~0.1–0.3 per layer. Style 20 (was 10), from the colour-matched
+    # content, at the 384 px working size: on Grace Hopper × in34's cloister the judge's style
+    # distance fell from 0.62× to 0.34× of the content's own, and it reads as a painting (brush
+    # texture and the cloister's palette). Working size mattered most: at 256 px the judge's
+    # floor (the style itself downsampled) is already 0.18×, at 384 px 0.07×. More iterations
+    # (150) or deeper layers (block11/14) changed little; TV 1 instead of 10 only added speckle.
+    # Structure: Gatys' deep content loss (block4, weight 0.2) left edge SSIM at 0.22–0.23 on
+    # in14 and in00 — outlines wandered with the strokes. The luminance-edge term
+    # (losses.edge_loss) instead of it: in14 0.385× / SSIM 0.22 → 0.40× / 0.37, Grace Hopper
+    # 0.34× / 0.39 → 0.34× / 0.48 (in14, 100 steps: edge 0.3 with content 0.2 gave 0.54× / 0.54,
+    # 0.1: 0.46× / 0.44, 0.05: 0.43× / 0.38; with content 0 and edge 0.1: 0.43× / 0.43; style
+    # 40 with edge 0.2: 0.46× / 0.45; Adam step 0.06: 0.43× / 0.35; 200 steps no better than
+    # 100). The block4 term only held the photo's own texture against the style: the layout is
+    # kept by the colour-matched start and the edges.
+    "paint": Weights(style=20.0, content=0.0, tv=10.0, edge=0.05),
     # The two photo methods share every weight; only how photorealism is obtained differs
     # (matting Laplacian vs. affine grid by construction), so the comparison is fair. Style 3
     # (1 barely moved the colours; 50 overcooks skies into the rock's orange); colour 5 keeps
@@ -155,7 +170,13 @@ DEFAULT_WEIGHTS = {
     # 0.27; coverage 0.1 with content 1.5: 0.71 / 0.92 / 0.34 at SSIM 0.46 / 0.26 / 0.34.
     # Coverage 0.1 (2 threads): 0.57 / 0.74 / 0.25 at SSIM 0.40 / 0.23 / 0.34, but tile-panel
     # fragments appear in in14's sky and meadow texture in in00's: 0.2 is the last clean one.
-    "mrf": Weights(style=0.0, content=0.6, tv=10.0, mrf=10.0, coverage=0.2),
+    # Gram term and edge term (2026-12): the patches alone left the cloister pairs near the
+    # photo (in14 0.89× / SSIM 0.27). A Gram style term at each scale (Gatys et al. 2016, §2;
+    # weight 20) gives the style's overall statistics, the luminance-edge term of paint
+    # (weight 0.2) keeps outlines, and content 0.2 (was 0.6) stops block4 holding the photo's
+    # texture. in14, 40 steps per scale: style 10 / edge 0.1 / content 0.6: 0.66× / SSIM 0.33
+    # (tile fragments in the sky); 20 / 0.2 / 0.6: 0.66× / 0.37; 20 / 0.2 / 0.2: 0.60× / 0.34.
+    "mrf": Weights(style=20.0, content=0.2, tv=10.0, mrf=10.0, coverage=0.2, edge=0.2),
 }
 
 #: Adam's step on pixels in [0, 1] units (pixel methods) or on grid coefficients (fast).
@@ -176,9 +197,10 @@ def compute_targets(
     with torch.no_grad():
         cf = _features(net, content, [lay.content, *names])
         sf = _features(net, style, names)
+        edges = losses.luma_gradients(content)
     if content_masks is None or style_masks is None:
         grams = {name: losses.gram(sf[name])[None] for name in names}
-        return Targets(cf[lay.content], grams, None, None, None)
+        return Targets(cf[lay.content], grams, None, None, None, edges)
     grams, support, weights = {}, {}, {}
     for name in names:
         sm = masks_at(style_masks, tuple(sf[name].shape[-2:]))
@@ -187,7 +209,8 @@ def compute_targets(
         support[name] = losses.region_support(cm)
         weights[name] = cm.flatten(1).mean(1)
     return Targets(cf[lay.content], grams, support, weights,
-                   colour.colour_targets(content, style, content_masks, style_masks))
+                   colour.colour_targets(content, style, content_masks, style_masks,
+                                         colour.TRIM), edges)
 
 
 def neural_loss(net: torch.nn.Module, backbone: str, img: torch.Tensor, t: Targets,
@@ -286,6 +309,8 @@ def run_pixels(net, backbone: str, content: torch.Tensor, t: Targets, w: Weights
         loss = neural_loss(net, backbone, x, t, w)
         if w.tv:
             loss = loss + w.tv * losses.total_variation(x)
+        if w.edge and t.edges is not None:
+            loss = loss + w.edge * losses.edge_loss(x, t.edges)
         if lap is not None and w.photo:
             loss = loss + w.photo * laplacian.photorealism_loss(x, lap)
         return loss
@@ -318,22 +343,32 @@ def run_mrf(net, backbone: str, content: torch.Tensor, style: torch.Tensor, w: W
         c = resize(content, size)
         st = resize(style, (max(32, style.shape[-2] // f), max(32, style.shape[-1] // f)))
         with torch.no_grad():
-            sf = net.features(st, list(lay.mrf))
+            gram_layers = list(lay.style) if w.style else []
+            sf = net.features(st, list(dict.fromkeys([*lay.mrf, *gram_layers])))
             patches = {n: losses.style_patches(sf[n]) for n in lay.mrf}
+            # Optional Gram term (Gatys et al. 2016, §2) at the same scale: the patches give
+            # local texture, the Grams the style's overall statistics (palette, stroke density),
+            # which nearest-patch matching alone reaches only partly.
+            grams = {n: losses.gram(sf[n])[None] for n in gram_layers}
             cf = net.features(c, [lay.content])[lay.content]
+            ce = losses.luma_gradients(c)
         if x is None:
             x0 = c if init is None else resize(init, size)
         else:
             x0 = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         xv = x0.clone().requires_grad_(True)
 
-        def loss_fn(xv: torch.Tensor = xv, cf: torch.Tensor = cf,
-                    patches: dict = patches) -> torch.Tensor:
-            feats = net.features(xv, [lay.content, *lay.mrf])
+        def loss_fn(xv: torch.Tensor = xv, cf: torch.Tensor = cf, ce: torch.Tensor = ce,
+                    patches: dict = patches, grams: dict = grams) -> torch.Tensor:
+            feats = net.features(xv, list(dict.fromkeys([lay.content, *lay.mrf, *grams])))
             loss = w.content * losses.content_loss(feats[lay.content], cf)
             for n in lay.mrf:
                 loss = loss + w.mrf * losses.mrf_loss(feats[n], patches[n],
                                                       coverage=w.coverage) / len(lay.mrf)
+            for n, g in grams.items():
+                loss = loss + w.style * losses.style_loss(feats[n], g) / len(grams)
+            if w.edge:
+                loss = loss + w.edge * losses.edge_loss(xv, ce)
             return loss + w.tv * losses.total_variation(xv)
 
         sub = _Reporter(report.progress, report.cancelled,
