@@ -8,7 +8,8 @@ HOG, all in the same run.
   precision@10 and mAP (relevant = same category), instance acc@1/acc@10 (rank of the photo
   the sketch was drawn from). Models: *new* (the shipped ``sketch_v2.pt``, as the search runs
   it, query expansion and shape re-ranking included; without the re-ranking; without query
-  expansion), *previous* (version 1 heads,
+  expansion), *previous v2.2* (the last shipped weights, read from git: the same fitted
+  parts with every sketch through the frozen backbone), *previous v1* (version 1 heads,
   sketch vs photo edge map, read from git), *frozen* (the backbone's pooled features of
   sketch and photograph, cosine, no fitted part), *HOG* (sketch vs photo edge map).
 * QMUL shoes: the last 100 pairs of ``qmul_shoes_train`` (fitted on by no model), each
@@ -56,11 +57,12 @@ from darkroom.ops.sketch import index as ix  # noqa: E402
 from darkroom.ops.sketch import model as M  # noqa: E402
 from darkroom.ops.sketch.embed import load_heads  # noqa: E402
 from darkroom.ops.sketch.hog import hog  # noqa: E402
-from darkroom.ops.sketch.strokes import photo_edges  # noqa: E402
+from darkroom.ops.sketch.strokes import normalize_drawing, photo_edges  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "a59659e"  #: the commit whose heads.pt was the shipped version 1
 PREVIOUS_INDEXING = "26a613f"  #: the last commit with the unoptimised v2 indexing code
+PREVIOUS_V2 = "06ee58b"  #: the last commit shipping v2.2 (no sketch tail)
 GOALS = {"heldout_p@10": 0.50, "heldout_acc@10": 0.50, "qmul_acc@1": 0.45, "qmul_acc@10": 0.90,
          "batch_ms_per_sketch": 150.0, "daemon_one_sketch_ms": 300.0, "index_photos_per_s": 20.0}
 
@@ -100,6 +102,28 @@ def previous_model(tmp: Path) -> M.SketchEmbedding | None:
     return emb.eval()
 
 
+def previous_v2(tmp: Path) -> M.SketchModel | None:
+    """The v2.2 weights (frozen backbone for sketches too) from git (None outside a checkout)."""
+    try:
+        blob = subprocess.run(["git", "show", f"{PREVIOUS_V2}:backend/darkroom/ops/sketch/weights/sketch_v2.pt"],
+                              cwd=REPO, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    (tmp / "sketch_v2.2.pt").write_bytes(blob)
+    return load_heads("cpu", tmp / "sketch_v2.2.pt")
+
+
+def sketch_rows(T, data: Path, te: dict, new: M.SketchModel) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """Rows of the held-out Sketchy sketches and QMUL sketches as the search computes them
+    (through the weights' sketch tail, if any: the cache holds frozen-backbone rows)."""
+    d = T.sketchy_files(data / "sketchy_train")
+    qd = data / "qmul_shoes_train"
+    names = sorted(x.name for x in (qd / "sketches").glob("*.png"))[-T.QMUL_HELD:]
+    norm = lambda p: normalize_drawing(T._gray(p), M.INPUT)  # noqa: E731
+    s = embed.sketch_features([norm(d["sketches"][i]) for i in te["s_idx"]], new)
+    return s, embed.sketch_features([norm(qd / "sketches" / n) for n in names], new)
+
+
 @torch.no_grad()
 def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyped-def]
     te = T.split(c, list(T.HELD_OUT))
@@ -109,8 +133,17 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     kw = new.rank_params()
     m, beta, ks = *new.qe(), kw["k_shape"]
     g = new.photo(te["p"], te["e"]).numpy()
-    q = new.sketch(te["s"]).numpy()
-    gq, qq = new.photo(qe, qe).numpy(), new.sketch(qs).numpy()
+    gq = new.photo(qe, qe).numpy()
+    prev = previous_v2(tmp)
+    if prev is not None:  # v2.2: the same fitted parts, every sketch through the frozen backbone
+        pk = prev.rank_params()
+        out["previous_v2.2"] = {
+            **_metrics(torch.from_numpy(M.rank_scores(prev.sketch(te["s"]).numpy(),
+                                                      prev.photo(te["p"], te["e"]).numpy(), **pk)), te),
+            "qmul": _qmul(torch.from_numpy(M.rank_scores(prev.sketch(qs).numpy(),
+                                                         prev.photo(qe, qe).numpy(), **pk)))}
+    s_rows, qs_rows = (te["s"], qs) if getattr(new, "tail", None) is None else sketch_rows(T, data, te, new)
+    q, qq = new.sketch(s_rows).numpy(), new.sketch(qs_rows).numpy()
     out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
                   "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
     out["new_without_shape_rerank"] = {
@@ -265,6 +298,12 @@ def previous_library(tmp: Path):  # type: ignore[no-untyped-def]
     """``library`` as shipped at :data:`PREVIOUS_INDEXING` (with that commit's ``embed``): the
     indexing baseline, run in the same process on the same files. None outside a git checkout."""
     mods = {}
+    # That code predates the sketch tail: give it the shipped weights without ``tail.*`` (the
+    # photo side, all that indexing uses, is the same).
+    wdir = tmp / "prev_weights"
+    wdir.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v for k, v in torch.load(embed.WEIGHTS, weights_only=True).items()
+                if not k.startswith("tail.")}, wdir / embed.WEIGHTS.name)
     for name in ("embed", "library"):
         try:
             src = subprocess.run(["git", "show", f"{PREVIOUS_INDEXING}:backend/darkroom/ops/sketch/{name}.py"],
@@ -274,7 +313,7 @@ def previous_library(tmp: Path):  # type: ignore[no-untyped-def]
         src = src.replace("from darkroom.ops.sketch.embed import", "from darkroom_prev_embed import")
         path = tmp / f"darkroom_prev_{name}.py"
         path.write_text(src.replace('Path(__file__).resolve().parent / "weights"',
-                                    f'Path({str(REPO / "backend/darkroom/ops/sketch")!r}) / "weights"'))
+                                    f'Path({str(wdir)!r})'))
         spec = importlib.util.spec_from_file_location(f"darkroom_prev_{name}", path)
         mods[name] = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         sys.modules[f"darkroom_prev_{name}"] = mods[name]
@@ -329,7 +368,7 @@ def indexing(data: Path, tmp: Path, n: int) -> dict:
 
 def bf16_quality(c: dict, T, data: Path) -> dict | None:  # type: ignore[no-untyped-def]
     """Held-out figures with the photos' backbone passes in bfloat16 (the opt-in mode), from
-    the held-out photos themselves (sketch rows from the cache, as in :func:`quality`)."""
+    the held-out photos themselves (sketch rows as in :func:`quality`)."""
     if not embed._bf16_native():
         return None
     te = T.split(c, list(T.HELD_OUT))
@@ -337,7 +376,8 @@ def bf16_quality(c: dict, T, data: Path) -> dict | None:  # type: ignore[no-unty
     pe = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1].astype(np.float32) / 255.0)
           for i in te["p_idx"].tolist()]
     heads = load_heads("cpu")
-    q = heads.sketch(te["s"]).numpy()
+    q = heads.sketch(te["s"] if getattr(heads, "tail", None) is None
+                     else sketch_rows(T, data, te, heads)[0]).numpy()
     out = {}
     for name, bf in (("float32", False), ("bfloat16", True)):
         saved, embed.BF16 = embed.BF16, bf
@@ -452,7 +492,7 @@ def main() -> None:
                       lambda p: shutil.copy(tmp / "sheet.png", p), commit=not args.quick, photo=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for name in ("new", "new_without_shape_rerank", "new_without_query_expansion", "previous_v1", "frozen_backbone_no_heads", "hog"):
+    for name in ("new", "new_without_shape_rerank", "new_without_query_expansion", "previous_v2.2", "previous_v1", "frozen_backbone_no_heads", "hog"):
         if name in q:
             r = q[name]
             print(f"{name:30s} p@10 {r['p@10']:.3f} mAP {r['mAP']:.3f} acc@1 {r['acc@1']:.3f} "

@@ -23,8 +23,17 @@ Steps:
    categories and QMUL validation pairs 0–99 / 100–199, each fold's shape projection fitted
    on the other QMUL training pairs; best acc@1);
 3. the chosen model refitted on all 84 training categories, its learned shape projection
-   (:meth:`SketchModel.fit_shape`) on their sketch ↔ edge-map pairs and QMUL pairs 0–203,
-   and written (float16).
+   (:meth:`SketchModel.fit_shape`) on their sketch ↔ edge-map pairs and QMUL pairs 0–203;
+4. (v2.3, ``--tail-steps``, default 400) the sketch side's own copy of the backbone's last
+   block and ``head`` convolution (:mod:`darkroom.ops.sketch.finetune`), trained against the
+   model of step 3 (whose buffers stay as fitted, so photo embeddings are v2.2's) on the
+   84 training categories' sketches and QMUL pairs 0–203, from cached ``block14``
+   activations of each sketch as drawn, mirrored and stroke-augmented (``--tail-cache``;
+   about 13 minutes to build once, then 400 steps of 48 + 16 sketches: 7–14 minutes on the
+   shared 2-core CPU at two threads); written with the model as ``tail.*`` (float16).
+
+The number of tail steps and its learning rate were chosen on the validation split
+(:func:`tail_study`, ``bench/results/sketch-finetune.md``).
 
 ``--experiments`` also prints the ablation table of ``bench/results/sketch.md`` (each change
 measured on the held-out categories): frozen features as they are, per-domain
@@ -45,6 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
 from darkroom.ops.sketch.embed import WEIGHTS, features, photo_inputs
 from darkroom.ops.sketch.strokes import normalize_drawing, read_ndjson_drawings, render_strokes
@@ -119,6 +129,38 @@ def quickdraw_rows(data: Path) -> torch.Tensor:
     doodles = [render_strokes(st, 256) for f in files
                for _, st in read_ndjson_drawings(str(f), QUICKDRAW)]
     return _rows([normalize_drawing(x, M.INPUT) for x in doodles], "quickdraw doodles")
+
+
+TAIL_VIEWS = ("as drawn", "mirrored", "stroke-augmented")  #: cached views of each sketch (tail training)
+
+
+def build_tail_cache(data: Path, seed: int = 0) -> dict:
+    """Tail inputs (:func:`darkroom.ops.sketch.finetune.cache_views`) of every Sketchy and QMUL
+    sketch in the :data:`TAIL_VIEWS`: the drawing, its mirror image and one stroke-augmented
+    copy (:func:`augment_sketch`, fixed seed) — about 13 minutes on the shared 2-core CPU."""
+    from darkroom.models import load_backbone
+
+    net = load_backbone(BACKBONE, "cpu")
+    rng = np.random.default_rng(seed)
+    out: dict = {"views": list(TAIL_VIEWS)}
+    d = sketchy_files(data / "sketchy_train")
+    q = data / "qmul_shoes_train"
+    names = sorted(x.name for x in (q / "sketches").glob("*.png"))
+    for key, files in (("s", d["sketches"]), ("q_s", [q / "sketches" / n for n in names])):
+        raw = [_gray(p) for p in files]
+        drawn = [normalize_drawing(x, M.INPUT) for x in raw]
+        views = [drawn, [FT.mirrored(x) for x in drawn], [FT.augmented(x, rng) for x in raw]]
+        out[f"{key}_fixed"], out[f"{key}_in"] = FT.cache_views(net, views, what=f"tail inputs {key}")
+    return out
+
+
+def load_tail_cache(path: Path, data: Path) -> dict:
+    """The tail-input cache at ``path``, built (and saved there) if missing."""
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    t = build_tail_cache(data)
+    torch.save(t, path)
+    return t
 
 
 def split(c: dict, cats: list[str]) -> dict:
@@ -283,6 +325,98 @@ def train_heads(c: dict, train_cats: list[str], steps: int, seed: int, terms: di
     return emb.eval()
 
 
+#: The v2.2 settings (chosen by :func:`select` / :func:`select_rerank` on the frozen rows): the
+#: model the sketch tail is trained against, and the baseline it is measured against.
+V22 = {"w_sem": 0.4, "power": 0.5, "qe_m": 5, "qe_beta": 0.5, "doodles": False, "rerank_k": RERANK_K,
+       "rerank_gamma": 4.0}
+TAIL = {"steps": 400, "batch": 48, "lr": 3e-4, "w_cat": 1.0, "w_qmul": 1.0, "l2sp": 1e-2}  #: tail training
+
+
+def fit_settings(c: dict, cats: list[str], best: dict) -> M.SketchModel:
+    """:func:`fit` with ``best``'s settings on the rows of ``cats`` and the QMUL fit pairs,
+    re-ranking included."""
+    model = fit(split(c, cats), best["w_sem"], best["power"], best["qe_m"], best["qe_beta"],
+                c["quickdraw"] if best.get("doodles") else None,
+                qmul=(c["q_s"][qmul_fit_pairs(c)], c["q_e"][qmul_fit_pairs(c)]))
+    model.rr_k.fill_(best["rerank_k"])
+    model.rr_gamma.fill_(best["rerank_gamma"])
+    return model
+
+
+def train_sketch_tail(c: dict, t: dict, cats: list[str], best: dict, seed: int,
+                      hp: dict | None = None, net: torch.nn.Module | None = None,
+                      callback=None, model: M.SketchModel | None = None) -> FT.SketchTail:
+    """The sketch-side tail (:mod:`darkroom.ops.sketch.finetune`) trained on the sketches of
+    ``cats`` (all cached views) and the QMUL fit pairs, against the model :func:`fit_settings`
+    fits on the frozen rows of ``cats``."""
+    from darkroom.models import load_backbone
+
+    hp = {**TAIL, **(hp or {})}
+    net = net if net is not None else load_backbone(BACKBONE, "cpu")
+    model = model if model is not None else fit_settings(c, cats, best)
+    tr = split(c, cats)
+    with torch.no_grad():
+        photos = model.photo(tr["p"], tr["e"])
+        qi = qmul_fit_pairs(c)
+        q_emb = model.photo(c["q_e"][qi].float(), c["q_e"][qi].float())
+    torch.manual_seed(seed)
+    return FT.train_tail(net, model, t["s_fixed"][tr["s_idx"]], t["s_in"][tr["s_idx"]], tr["src"],
+                         tr["s_cls"], photos, tr["p_cls"], t["q_s_fixed"][qi], t["q_s_in"][qi], q_emb,
+                         seed=seed, callback=callback, **hp)
+
+
+def with_tail_rows(c: dict, t: dict, tail: FT.SketchTail) -> dict:
+    """``c`` with every sketch row (Sketchy and QMUL, the drawing as drawn) computed through
+    ``tail`` instead of the frozen backbone's last block."""
+    return {**c, "s": FT.tail_rows(tail, t["s_fixed"][:, 0], t["s_in"][:, 0]).half(),
+            "q_s": FT.tail_rows(tail, t["q_s_fixed"][:, 0], t["q_s_in"][:, 0]).half()}
+
+
+def measure(c: dict, fit_cats: list[str], test_cats: list[str], best: dict,
+            qmul_pairs: slice = slice(-QMUL_HELD, None)) -> dict:
+    """p@10, mAP, acc@1, acc@10 on ``test_cats`` and QMUL ``qmul_pairs`` acc@1/acc@10 of the
+    model fitted with ``best`` on ``fit_cats``."""
+    model = fit_settings(c, fit_cats, best)
+    r = evaluate(model, split(c, test_cats))
+    r["qmul"] = evaluate_qmul(model, c, pairs=qmul_pairs)
+    return r
+
+
+def tail_study(c: dict, t: dict, train_cats: list[str], seed: int, configs: list[dict],
+               test_cats: list[str] | None = None) -> list[dict]:
+    """The sketch tail measured against the frozen v2.2 model in one run: with ``test_cats``
+    None, on the validation categories (tail and model fitted on the other 64 training
+    categories; curves every 100 steps), else tail and model on all ``train_cats`` and
+    measured on ``test_cats`` (the held-out categories). Each row: the model refitted on the
+    tail's sketch rows ("refit") and the model the tail was trained against ("fixed")."""
+    val = [x for i, x in enumerate(train_cats) if i % 4 == 0][:N_VAL]
+    fit_cats, test = ([x for x in train_cats if x not in val], val) if test_cats is None else (
+        train_cats, test_cats)
+    rows = [{"what": "frozen backbone (v2.2)", **measure(c, fit_cats, test, V22)}]
+    print(json.dumps(rows[-1]), flush=True)
+    fixed_model = fit_settings(c, fit_cats, V22)
+
+    def report(name: str, tail: FT.SketchTail) -> None:
+        c2 = with_tail_rows(c, t, tail)
+        r = measure(c2, fit_cats, test, V22)
+        r0 = evaluate(fixed_model, split(c2, test))
+        r0["qmul"] = evaluate_qmul(fixed_model, c2)
+        rows.append({"what": name, **r, "fixed": r0})
+        print(json.dumps(rows[-1]), flush=True)
+
+    for hp in configs:
+        t0 = time.time()
+        label = json.dumps(hp)
+        tail = train_sketch_tail(c, t, fit_cats, V22, seed, hp,
+                                 callback=(lambda s, tl, lb=label: report(f"{lb} step {s}", tl))
+                                 if test_cats is None else None)
+        rows[-1]["train_s"] = round(time.time() - t0)
+        if test_cats is not None:
+            report(label, tail)
+            rows[-1]["train_s"] = round(time.time() - t0)
+    return rows
+
+
 @torch.no_grad()
 def experiments(c: dict, train_cats: list[str], chosen: dict, seed: int, heads_steps: int) -> list:
     """Each change measured on the held-out categories (the story of ``sketch.md``)."""
@@ -352,9 +486,12 @@ def main() -> None:
     ap.add_argument("--report", type=Path, help="write selection and experiments as JSON here")
     ap.add_argument("--backbone", default=BACKBONE, choices=sorted(M.TAPS),
                     help="frozen backbone (use a --cache of its own)")
+    ap.add_argument("--tail-steps", type=int, default=TAIL["steps"],
+                    help="training steps of the sketch side's last block (0: frozen, as v2.2)")
+    ap.add_argument("--tail-cache", type=Path, default=Path("/tmp/darkroom-sketch-tail-inputs.pt"))
     args = ap.parse_args()
     globals()["BACKBONE"] = args.backbone
-    torch.set_num_threads(1)
+    torch.set_num_threads(min(2, torch.get_num_threads()))  # the 2-core machine, at most
     torch.manual_seed(args.seed)
     t0 = time.time()
     if args.cache.is_file():
@@ -382,17 +519,31 @@ def main() -> None:
     model.rr_gamma.fill_(best["rerank_gamma"])
     held = evaluate(model, split(c, list(HELD_OUT)))
     qm = evaluate_qmul(model, c)
-    print("held-out categories:", {k: round(v, 3) for k, v in held.items()})
-    print("qmul held-out:", {k: round(v, 3) for k, v in qm.items()})
+    print("held-out categories, frozen backbone:", {k: round(v, 3) for k, v in held.items()})
+    print("qmul held-out, frozen backbone:", {k: round(v, 3) for k, v in qm.items()})
+    state = model.state_dict()
+    frozen = {"held_out": held, "qmul": qm}
+    if args.tail_steps:
+        # Step 4: the sketch side's own last block, trained against the fitted model.
+        t = load_tail_cache(args.tail_cache, args.data)
+        t1 = time.time()
+        tail = train_sketch_tail(c, t, train_cats, best, args.seed, {"steps": args.tail_steps},
+                                 model=model)
+        c2 = with_tail_rows(c, t, tail)
+        held, qm = evaluate(model, split(c2, list(HELD_OUT))), evaluate_qmul(model, c2)
+        print(f"sketch tail trained in {time.time() - t1:.0f} s")
+        print("held-out categories, sketch tail:", {k: round(v, 3) for k, v in held.items()})
+        print("qmul held-out, sketch tail:", {k: round(v, 3) for k, v in qm.items()})
+        state = {**state, **{f"tail.{k}": v for k, v in tail.tail_state().items()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-               args.out)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.2f} MiB) in {time.time() - t0:.0f} s")
     rows = experiments(c, train_cats, best, args.seed, args.heads_steps) if args.experiments else []
     if args.report:
         args.report.write_text(json.dumps({"chosen": best, "validation_grid": table,
                                            "rerank_validation": rr_table,
-                                           "held_out": held, "qmul": qm, "experiments": rows}, indent=1))
+                                           "held_out": held, "qmul": qm, "frozen": frozen,
+                                           "experiments": rows}, indent=1))
 
 
 if __name__ == "__main__":

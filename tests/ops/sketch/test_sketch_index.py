@@ -233,13 +233,13 @@ def test_batch_search_embeds_all_sketches_in_one_backbone_pass(
     idx = tmp_path / "i.sqlite"
     _index(photos, idx)
     calls: list[int] = []
-    real = embed.features
+    real = embed.sketch_features  # the sketches' backbone pass (to block14, then their tail)
 
-    def counting(images, device="cpu"):  # type: ignore[no-untyped-def]
+    def counting(images, emb, device="cpu"):  # type: ignore[no-untyped-def]
         calls.append(len(images))
-        return real(images, device)
+        return real(images, emb, device)
 
-    monkeypatch.setattr(embed, "features", counting)
+    monkeypatch.setattr(embed, "sketch_features", counting)
     sketches = [_sketch("circle"), _sketch("bar"), _sketch("circle")]
     res = registry.run("sketch.search", sketches, {"index": str(idx), "k": 3, "return_images": False})
     assert calls == [3]  # one call, one backbone batch, for all three

@@ -4,7 +4,9 @@ The algorithm lives in :mod:`.model` and :mod:`.strokes`; this module only wires
 backbone cache and the shipped weights, so that the index and the search see exactly the same
 preprocessing:
 
-* a sketch: gray drawing → :func:`normalize_drawing` → backbone → sketch branch;
+* a sketch: gray drawing → :func:`normalize_drawing` → backbone up to ``block14`` → the
+  sketch's own trained copy of the last block and ``head`` (:class:`.finetune.SketchTail`,
+  stored as ``tail.*`` in the weights; without it, the shared backbone's) → sketch branch;
 * a photo: RGB → :func:`photo_square` (the photograph) and :func:`photo_edges` →
   :func:`normalize_drawing` (its edge map) → backbone, both in one batch → photo branch.
 
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from darkroom.errors import ModelUnavailable
 from darkroom.models import load_backbone
 from darkroom.models.backbones import load_state_dict_file
+from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
 from darkroom.ops.sketch.fastnet import fast_backbone
 from darkroom.ops.sketch.strokes import normalize_drawing, photo_edges, photo_square
@@ -63,6 +66,7 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
                     "Darkroom or run scripts/train_sketch.py."
                 )
             sd = {k: v.float() for k, v in load_state_dict_file(path).items()}
+            tail_sd = {k[len("tail."):]: sd.pop(k) for k in [k for k in sd if k.startswith("tail.")]}
             emb = M.SketchModel()
             try:
                 res = emb.load_state_dict(sd, strict=False)
@@ -73,6 +77,14 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
             if bad:
                 raise ModelUnavailable(f"'{path.name}' does not fit the sketch heads: {bad[:5]}")
             emb = emb.eval().requires_grad_(False).to(device)
+            emb.tail = None  # type: ignore[assignment]
+            if tail_sd:  # the sketch side's own last block (v2.3); older weights have none
+                tail = FT.SketchTail(_backbone(device))
+                try:
+                    tail.load_state_dict(tail_sd)
+                except RuntimeError as e:
+                    raise ModelUnavailable(f"'{path.name}' does not fit the sketch tail: {e}") from e
+                emb.tail = tail.eval().requires_grad_(False).to(device)  # type: ignore[assignment]
             _cache[key] = emb
     return emb
 
@@ -125,8 +137,26 @@ def embed_sketches(grays: Sequence[np.ndarray], device: str = "cpu",
     if not len(grays):
         return np.zeros((0, M.EMB_DIM), np.float32)
     emb = load_heads(device, weights)
-    f = features([normalize_drawing(g, M.INPUT) for g in grays], device).to(device)
+    f = sketch_features([normalize_drawing(g, M.INPUT) for g in grays], emb, device)
     return emb.sketch(f).float().cpu().numpy()
+
+
+@torch.inference_mode()
+def sketch_features(drawings: Sequence[np.ndarray], emb: M.SketchModel, device: str = "cpu"
+                    ) -> torch.Tensor:
+    """(N, FEAT) rows of normalised drawings seen as *sketches*: through ``emb``'s sketch tail
+    (its own last block and ``head``; one backbone pass to ``block14`` then the tail, no more
+    than the plain pass costs) when the weights have one, else :func:`features`."""
+    tail = getattr(emb, "tail", None)
+    if tail is None:
+        return features(drawings, device).to(device)
+    fn = fast_backbone(_backbone(device), device)
+    out = []
+    for i in range(0, len(drawings), BATCH):
+        feats = fn.features(_to_tensor(drawings[i : i + BATCH]).to(device), (FT.FIXED_TAP, FT.TAIL_IN))
+        fixed = F.adaptive_avg_pool2d(feats[FT.FIXED_TAP].float(), M.GRID).flatten(1)
+        out.append(tail(fixed, feats[FT.TAIL_IN].float()))
+    return torch.cat(out) if out else torch.zeros(0, M.FEAT, device=device)
 
 
 def photo_inputs(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +197,9 @@ def embed_drawings(drawings: Sequence[np.ndarray], branch: str, device: str = "c
     if not len(drawings):
         return np.zeros((0, M.EMB_DIM), np.float32)
     emb = load_heads(device, weights)
-    f = features(list(drawings), device).to(device)
-    out = emb.sketch(f) if branch == "sketch" else emb.photo(f, f)
+    if branch == "sketch":
+        out = emb.sketch(sketch_features(list(drawings), emb, device))
+    else:
+        f = features(list(drawings), device).to(device)
+        out = emb.photo(f, f)
     return out.float().cpu().numpy()

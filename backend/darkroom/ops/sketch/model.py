@@ -152,9 +152,10 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2.2"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
+VERSION = "sketch-v2.3"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
 #: decoded at 1/8 scale where the longest side stays ≥ 256 px (slightly different edge maps);
-#: v2.2: a learned shape part (``K_SHAPE`` more columns) for the re-ranking
+#: v2.2: a learned shape part (``K_SHAPE`` more columns) for the re-ranking; v2.3: sketches
+#: through their own trained copy of the last block (:mod:`.finetune`)
 SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]
@@ -359,6 +360,11 @@ class SketchModel(nn.Module):
     edge maps) standardised by its own mean and spread (the "domain-specific normalisation"
     idea of Li et al. 2016, "Revisiting Batch Normalization for Practical Domain
     Adaptation") — and a shared PCA whitening fitted on both domains together.
+
+    What did help on top (v2.3): the *sketch* side's own trained copy of the backbone's last
+    block (:class:`.finetune.SketchTail`), trained against this fitted model with its buffers
+    fixed, so the photo side stays the frozen, general ImageNet features. The weights file
+    then holds ``tail.*`` besides these buffers (:func:`.embed.load_heads`).
 
     The embedding of a photo is ``[√w·sem, √(1−w)·fine, shape, photo]``:
 
