@@ -29,8 +29,9 @@ Steps:
    model of step 3 (whose buffers stay as fitted, so photo embeddings are v2.2's) on the
    84 training categories' sketches and QMUL pairs 0–203, from cached ``block14``
    activations of each sketch as drawn, mirrored and stroke-augmented (``--tail-cache``;
-   about 13 minutes to build once, then 400 steps of 48 + 16 sketches: 7–14 minutes on the
-   shared 2-core CPU at two threads); written with the model as ``tail.*`` (float16).
+   about 13–20 minutes to build once, then 400 steps of 48 + 16 sketches: 1.5–8 minutes on
+   the shared 2-core CPU at two threads, depending on the other jobs; the whole script with
+   both caches 14–16 minutes, bit-identical weights on a rerun); written with the model as ``tail.*`` (float16).
 
 The number of tail steps and its learning rate were chosen on the validation split
 (:func:`tail_study`, ``bench/results/sketch-finetune.md``).
@@ -491,6 +492,8 @@ def main() -> None:
     ap.add_argument("--tail-cache", type=Path, default=Path("/tmp/darkroom-sketch-tail-inputs.pt"))
     args = ap.parse_args()
     globals()["BACKBONE"] = args.backbone
+    if args.tail_steps and args.backbone != "efficientnet_lite0":
+        raise SystemExit("the sketch tail is Lite0's last block: pass --tail-steps 0 with another backbone")
     torch.set_num_threads(min(2, torch.get_num_threads()))  # the 2-core machine, at most
     torch.manual_seed(args.seed)
     t0 = time.time()
