@@ -89,28 +89,32 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
-def previous_model(tmp: Path) -> M.SketchEmbedding | None:
-    """Version 1 heads from git (None if this is not a git checkout)."""
+def _weights_from_git(commit: str, name: str, dest: Path) -> Path | None:
+    """``weights/<name>`` as committed at ``commit``, written to ``dest`` (None outside a
+    git checkout)."""
     try:
-        blob = subprocess.run(["git", "show", f"{PREVIOUS}:backend/darkroom/ops/sketch/weights/heads.pt"],
+        blob = subprocess.run(["git", "show", f"{commit}:backend/darkroom/ops/sketch/weights/{name}"],
                               cwd=REPO, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    (tmp / "heads_v1.pt").write_bytes(blob)
+    dest.write_bytes(blob)
+    return dest
+
+
+def previous_model(tmp: Path) -> M.SketchEmbedding | None:
+    """Version 1 heads from git (None if this is not a git checkout)."""
+    path = _weights_from_git(PREVIOUS, "heads.pt", tmp / "heads_v1.pt")
+    if path is None:
+        return None
     emb = M.SketchEmbedding()
-    emb.load_state_dict({k: v.float() for k, v in load_state_dict_file(tmp / "heads_v1.pt").items()})
+    emb.load_state_dict({k: v.float() for k, v in load_state_dict_file(path).items()})
     return emb.eval()
 
 
 def previous_v2(tmp: Path) -> M.SketchModel | None:
     """The v2.2 weights (frozen backbone for sketches too) from git (None outside a checkout)."""
-    try:
-        blob = subprocess.run(["git", "show", f"{PREVIOUS_V2}:backend/darkroom/ops/sketch/weights/sketch_v2.pt"],
-                              cwd=REPO, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    (tmp / "sketch_v2.2.pt").write_bytes(blob)
-    return load_heads("cpu", tmp / "sketch_v2.2.pt")
+    path = _weights_from_git(PREVIOUS_V2, "sketch_v2.pt", tmp / "sketch_v2.2.pt")
+    return None if path is None else load_heads("cpu", path)
 
 
 def sketch_rows(T, data: Path, te: dict, new: M.SketchModel) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
