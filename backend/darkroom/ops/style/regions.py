@@ -36,6 +36,7 @@ The result has the form :func:`labels.paired_masks` gives, so the per-region mac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -66,7 +67,6 @@ REFINE_PAIRWISE = 4.0  #: weight of the edge-aware agreement with the neighbours
 REFINE_RADIUS = 4  #: guided-filter window radius (grid pixels, 128 px longest side)
 REFINE_EPS = 1e-3  #: guided-filter regulariser (colour variance, [0, 1] units squared)
 COLOUR_BINS = 12  #: histogram bins per CIELAB axis of a region's colour model
-REFINE = True  #: run the pixel-level refinement (off: superpixel regions, for comparison)
 
 #: Palette colours for the region maps (the 27-colour palette of :mod:`.labels`), so a map
 #: the op returns can be edited and given back as a label map.
@@ -230,7 +230,8 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def guided_filter(guide: np.ndarray, r: int = REFINE_RADIUS, eps: float = REFINE_EPS):
+def guided_filter(guide: np.ndarray, r: int = REFINE_RADIUS, eps: float = REFINE_EPS
+                  ) -> Callable[[np.ndarray], np.ndarray]:
     """Guided filter with a colour guide (He et al. 2010, §3.5): ``guide`` (3, h, w) in [0, 1]
     → a function (K, h, w) → (K, h, w), each output plane locally an affine function of the
     guide's colours, so it smooths within a surface and stops at its edges. The guide's
@@ -337,8 +338,7 @@ def segment(net: torch.nn.Module, backbone: str, img: torch.Tensor,
     labels = _merge_small(labels, desc, size_np, adj)
     pix = per_pixel.numpy()
     grid_labels = labels[sp]
-    if REFINE:
-        grid_labels = refine(small[0].clamp(0, 1).cpu().numpy(), lab, pix, grid_labels)
+    grid_labels = refine(small[0].clamp(0, 1).cpu().numpy(), lab, pix, grid_labels)
     r = int(grid_labels.max()) + 1
     gl = grid_labels.ravel()
     pf = pix.reshape(pix.shape[0], -1)
