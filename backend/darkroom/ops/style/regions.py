@@ -259,7 +259,7 @@ def refine(rgb: np.ndarray, lab: np.ndarray, feat: np.ndarray, labels: np.ndarra
            sweeps: int = REFINE_SWEEPS) -> np.ndarray:
     """Pixel-level refinement of a region map (step 4): ``rgb`` (3, h, w) in [0, 1], ``lab``
     (h, w, 3) CIELAB, ``feat`` (D, h, w) standardised features, ``labels`` (h, w) region
-    indices → (h, w) region indices 0..R'-1 (a region may vanish).
+    indices, each of 0..R−1 used → (h, w) region indices 0..R'-1 (a region may vanish).
 
     Unary: −log of the region's CIELAB histogram at the pixel's colour (Laplace-smoothed) −
     log of its share + the squared distance of the pixel's feature to the region's mean
@@ -286,11 +286,10 @@ def refine(rgb: np.ndarray, lab: np.ndarray, feat: np.ndarray, labels: np.ndarra
     shares = np.bincount(flat, minlength=r) / n
     unary -= np.log(shares.clip(1e-6))[:, None]
     f = feat.reshape(feat.shape[0], n)
-    means = np.stack([f[:, flat == j].mean(1) if (flat == j).any() else np.full(f.shape[0], np.inf)
-                      for j in range(r)])
+    means = np.stack([f[:, flat == j].mean(1) for j in range(r)])  # every index 0..r-1 is used
     # ‖f − m‖² expanded: one (r, D) × (D, n) product instead of an (r, n, D) difference.
     unary += (f * f).sum(0)[None] - 2 * means @ f + (means * means).sum(1)[:, None]
-    unary = np.nan_to_num(unary, nan=1e6, posinf=1e6).reshape(r, h, w)
+    unary = unary.reshape(r, h, w)
     smooth = guided_filter(rgb)
     qm = np.eye(r, dtype=np.float32)[labels].transpose(2, 0, 1)  # start from the given map
     for _ in range(sweeps):
