@@ -7,8 +7,9 @@ HOG, all in the same run.
   ``HELD_OUT`` (gallery = all their 500 photos, queries = all their 500 sketches): category
   precision@10 and mAP (relevant = same category), instance acc@1/acc@10 (rank of the photo
   the sketch was drawn from). Models: *new* (the shipped ``sketch_v2.pt``, as the search runs
-  it, query expansion and shape re-ranking included; without the re-ranking; without query
-  expansion), *previous v2.2* (the last shipped weights, read from git: the same fitted
+  it, query expansion, rank fusion and shape re-ranking included; without the rank fusion,
+  which is v2.3 as first shipped; without the re-ranking; without query expansion),
+  *previous v2.2* (the last shipped weights, read from git: the same fitted
   parts with every sketch through the frozen backbone), *previous v1* (version 1 heads,
   sketch vs photo edge map, read from git), *frozen* (the backbone's pooled features of
   sketch and photograph, cosine, no fitted part), *HOG* (sketch vs photo edge map).
@@ -135,7 +136,7 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     out: dict = {}
     new = load_heads("cpu")
     kw = new.rank_params()
-    m, beta, ks = *new.qe(), kw["k_shape"]
+    ks = kw["k_shape"]
     g = new.photo(te["p"], te["e"]).numpy()
     gq = new.photo(qe, qe).numpy()
     prev = previous_v2(tmp)
@@ -150,9 +151,14 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     q, qq = new.sketch(s_rows).numpy(), new.sketch(qs_rows).numpy()
     out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
                   "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
+    no_fusion = {**kw, "fuse_k": 0, "fuse_w": 0.0}  # = v2.3 as shipped before the fusion
+    out["new_without_rank_fusion"] = {
+        **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_fusion)), te),
+        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **no_fusion)))}
+    no_rerank = {**kw, "rerank_k": 0, "rerank_gamma": 0.0}
     out["new_without_shape_rerank"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=m, qe_beta=beta, k_shape=ks)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=m, qe_beta=beta, k_shape=ks)))}
+        **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_rerank)), te),
+        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **no_rerank)))}
     out["new_without_query_expansion"] = {
         **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=0, k_shape=ks)), te),
         "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=0, k_shape=ks)))}
@@ -496,7 +502,7 @@ def main() -> None:
                       lambda p: shutil.copy(tmp / "sheet.png", p), commit=not args.quick, photo=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for name in ("new", "new_without_shape_rerank", "new_without_query_expansion", "previous_v2.2", "previous_v1", "frozen_backbone_no_heads", "hog"):
+    for name in ("new", "new_without_rank_fusion", "new_without_shape_rerank", "new_without_query_expansion", "previous_v2.2", "previous_v1", "frozen_backbone_no_heads", "hog"):
         if name in q:
             r = q[name]
             print(f"{name:30s} p@10 {r['p@10']:.3f} mAP {r['mAP']:.3f} acc@1 {r['acc@1']:.3f} "

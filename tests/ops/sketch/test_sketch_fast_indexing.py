@@ -157,14 +157,57 @@ def test_shape_rerank_with_the_learned_shape_part_uses_it_and_keeps_it_out_of_th
     assert embed.load_heads("cpu").rank_params()["k_shape"] == M.K_SHAPE
 
 
+def _expansion_buries_the_instance() -> tuple[np.ndarray, np.ndarray]:
+    """One sketch and a gallery where photo 0 (the drawn one) is the best plain match, while
+    photos 1–20 share one photo-only descriptor with photos 1–4, the plain list's next best —
+    so the query expansion lifts photos 5–20 (the drawn kind) above photo 0."""
+    rng = np.random.default_rng(7)
+    n_cross = M.K_SEM + M.K_FINE
+    g = np.zeros((60, M.EMB_DIM), np.float32)
+    g[:, :n_cross] = rng.normal(size=(60, n_cross)) * 0.02
+    q = np.zeros((1, M.EMB_DIM), np.float32)
+    q[0, 0] = 1.0
+    g[0, 0] = 0.9  # the drawn photo: best plain score
+    g[1:5, 0] = 0.8  # its kind, drawn less alike
+    g[5:21, 0] = 0.4  # more of its kind
+    kind = rng.normal(size=M.K_PHOTO)
+    g[1:21, -M.K_PHOTO:] = kind / np.linalg.norm(kind)
+    other = rng.normal(size=M.K_PHOTO)
+    g[0, -M.K_PHOTO:] = other / np.linalg.norm(other)
+    return q, g
+
+
+def test_rank_fusion_brings_the_plain_best_match_back_into_the_first_results() -> None:
+    q, g = _expansion_buries_the_instance()
+    plain = M.rank_scores(q, g, qe_m=0)
+    assert int(np.argmax(plain[0])) == 0
+    expanded = M.rank_scores(q, g, qe_m=5, qe_beta=2.0)
+    assert list(np.argsort(-expanded[0])).index(0) >= 10  # buried by its own kind
+    fused = M.rank_scores(q, g, qe_m=5, qe_beta=2.0, fuse_k=30, fuse_k0=5.0, fuse_w=1.0)
+    order = np.argsort(-fused[0])
+    assert list(order).index(0) < 5
+    # The window keeps its set and its scores; what lies outside it is untouched.
+    top = set(np.argsort(-expanded[0])[:30])
+    assert set(order[:30]) == top
+    np.testing.assert_allclose(np.sort(fused[0])[-30:], np.sort(expanded[0])[-30:])
+    rest = [j for j in range(len(g)) if j not in top]
+    np.testing.assert_array_equal(fused[0, rest], expanded[0, rest])
+    # Still mostly its kind in the first ten (the expansion's gain is kept).
+    assert sum(1 <= j <= 20 for j in order[:10]) >= 8
+    off = M.rank_scores(q, g, qe_m=5, qe_beta=2.0, fuse_k=30, fuse_k0=5.0, fuse_w=0.0)
+    np.testing.assert_array_equal(off, expanded)
+    assert M.rank_scores(q, g[:1], qe_m=5, qe_beta=2.0, fuse_k=30, fuse_w=1.0).shape == (1, 1)
+
+
 def test_weights_without_the_rerank_buffers_still_load(tmp_path: Path) -> None:
     sd = torch.load(embed.WEIGHTS, weights_only=True)
-    sd.pop("rr_k", None)
-    sd.pop("rr_gamma", None)
+    for k in ("rr_k", "rr_gamma", "fz_k", "fz_k0", "fz_w"):
+        sd.pop(k, None)
     p = tmp_path / "old.pt"
     torch.save(sd, p)
     m = embed.load_heads("cpu", p)
     assert m.rank_params()["rerank_k"] == 0
+    assert m.rank_params()["fuse_w"] == 0
     assert embed.load_heads("cpu").rank_params()["qe_m"] == m.rank_params()["qe_m"]
 
 

@@ -205,6 +205,56 @@ def test_an_index_of_an_older_model_is_re_embedded_before_search(photos: Path, t
     assert (m["reembedded"], m["added"], m["unchanged"]) == (4, 0, 0)
 
 
+def test_new_sketch_side_or_ranking_weights_re_embed_no_photo(
+        photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user who updates to weights whose photo side is the same keeps the index as it is:
+    retraining the sketch tail or the ranking settings costs no re-index; a retrained photo
+    side does re-embed."""
+    import torch
+
+    idx = tmp_path / "i.sqlite"
+    _index(photos, idx)
+    sd = torch.load(embed.WEIGHTS, weights_only=True)
+    same = {k: v.clone() for k, v in sd.items()}
+    same["fz_w"] = torch.tensor(3.0)
+    tail = next(k for k in same if k.startswith("tail.") and same[k].is_floating_point())
+    same[tail] = same[tail] + 0.01
+    changed = {k: v.clone() for k, v in sd.items()}
+    changed["sem_pca_mean"] = changed["sem_pca_mean"] + 0.01
+    assert M.photo_side_digest(same) == M.photo_side_digest(sd)
+    assert M.photo_side_digest(changed) != M.photo_side_digest(sd)
+    for name, state, stale in (("same.pt", same, 0), ("changed.pt", changed, 4)):
+        w = tmp_path / name
+        torch.save(state, w)
+        monkeypatch.setattr(library, "WEIGHTS", w)
+        with library.ix.connect(idx) as con:
+            assert len(library.ix.stale(con, library.model_version())) == stale, name
+
+
+def test_an_index_labelled_by_an_earlier_version_of_the_same_photo_side_is_kept(
+        photos: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "i.sqlite"
+    _index(photos, idx)
+    current = library.model_version()
+    p = {"index": str(idx), "k": 4, "return_images": False}
+    fresh = registry.run("sketch.search", [_sketch("circle")], p).meta["matches"]
+    aliases = library.SAME_PHOTOS.get(current)
+    if not aliases:
+        pytest.skip("the shipped photo side has no earlier label")
+    with sqlite3.connect(idx) as con:  # as sketch-v2.3 (whole-file digest) wrote them
+        con.execute("UPDATE photos SET model = ?", (aliases[0],))
+    stages: list[str] = []
+    res = registry.run("sketch.search", [_sketch("circle")], p,
+                       progress=lambda f, s, *a: stages.append(s))
+    assert not any("re-embedding" in s for s in stages)
+    assert res.meta["matches"] == fresh
+    assert _models(idx) == [current] * 4
+    with sqlite3.connect(idx) as con:
+        con.execute("UPDATE photos SET model = ?", (aliases[0],))
+    m = _index(photos, idx)
+    assert (m["reembedded"], m["added"], m["unchanged"]) == (0, 0, 4)
+
+
 def test_an_index_from_before_per_row_versions_gets_the_column_and_is_re_embedded(
         photos: Path, tmp_path: Path) -> None:
     idx = tmp_path / "old.sqlite"

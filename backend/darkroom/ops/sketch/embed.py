@@ -72,8 +72,10 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
                 res = emb.load_state_dict(sd, strict=False)
             except RuntimeError as e:
                 raise ModelUnavailable(f"'{path.name}' does not fit the sketch heads: {e}") from e
-            # Weights from before the shape re-ranking lack its two buffers: it stays off.
-            bad = [k for k in res.missing_keys if k not in ("rr_k", "rr_gamma")] + res.unexpected_keys
+            # Weights from before the shape re-ranking or the rank fusion lack their buffers:
+            # those steps stay off.
+            optional = ("rr_k", "rr_gamma", "fz_k", "fz_k0", "fz_w")
+            bad = [k for k in res.missing_keys if k not in optional] + res.unexpected_keys
             if bad:
                 raise ModelUnavailable(f"'{path.name}' does not fit the sketch heads: {bad[:5]}")
             emb = emb.eval().requires_grad_(False).to(device)

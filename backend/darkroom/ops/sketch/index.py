@@ -204,6 +204,20 @@ def stale(con: sqlite3.Connection, model: str) -> list[str]:
                                       (model,))]
 
 
+def relabel(con: sqlite3.Connection, old: tuple[str, ...] | list[str], model: str) -> int:
+    """Mark the rows embedded under the labels ``old`` as embedded by ``model`` (the caller
+    knows their embeddings are the same); the number of rows. Writes only if there are any."""
+    if not old:
+        return 0
+    marks = ",".join("?" * len(old))
+    n = con.execute(f"SELECT COUNT(*) FROM photos WHERE model IN ({marks})", tuple(old)).fetchone()[0]
+    if n:
+        with con:
+            con.execute(f"UPDATE photos SET model = ? WHERE model IN ({marks})", (model, *old))
+            _bump(con)
+    return int(n)
+
+
 def drop(con: sqlite3.Connection, paths: list[str]) -> None:
     """Remove rows (one transaction)."""
     with con:

@@ -15,7 +15,6 @@ embedding, shared by the daemon ops and the CLI.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ import numpy as np
 
 from darkroom.errors import DarkroomError, check_cancel
 from darkroom.images import read_image, to_rgb_float
+from darkroom.models.backbones import load_state_dict_file
 from darkroom.ops.sketch import index as ix
 from darkroom.ops.sketch import model as M
 from darkroom.ops.sketch.embed import (
@@ -37,7 +37,7 @@ from darkroom.ops.sketch.embed import (
     load_heads,
     photo_inputs,
 )
-from darkroom.ops.sketch.model import EMB_DIM, VERSION
+from darkroom.ops.sketch.model import EMB_DIM
 
 BATCH = 32  #: photos per committed batch (and per backbone pass)
 DECODE = 256  #: JPEGs are decoded at the smallest DCT scale whose longest side is ≥ this
@@ -45,21 +45,40 @@ DECODE = 256  #: JPEGs are decoded at the smallest DCT scale whose longest side 
 MAX_SIDE = 1024  #: other formats are reduced to this longest side after decoding
 
 
-_versions: dict[tuple[int, int], str] = {}
+_versions: dict[tuple[str, int, int], str] = {}
+
+#: Index rows written under these earlier labels hold exactly the photo embeddings of the
+#: current version (key): the weights file changed for the sketch side only. They are
+#: relabelled on open (:func:`_adopt`) instead of embedded again. The v2.3 label digested the
+#: whole file, so its sketch tail; its photo side is the one shipped since.
+SAME_PHOTOS: dict[str, tuple[str, ...]] = {
+    "sketch-v2.3-photos:393246813a33f28a": ("sketch-v2.3:61ba06a9f27d58ed",),
+}
 
 
 def model_version() -> str:
-    """Identifies the model an embedding came from: the model version and a digest of the
-    shipped weights (retrained weights are a new version too). The digest is cached per
-    file size and mtime."""
+    """Identifies what a photo's embedding came from: :data:`~.model.PHOTO_VERSION` and a
+    digest of the photo side of the shipped weights (:func:`~.model.photo_side_digest`), so a
+    retrained photo side is a new version and a retrained sketch side (or new ranking
+    settings) is not. Cached per file, size and mtime."""
     try:
         st = WEIGHTS.stat()
     except OSError:
-        return f"{VERSION}:none"
-    key = (st.st_size, st.st_mtime_ns)
+        return f"{M.PHOTO_VERSION}:none"
+    key = (str(WEIGHTS), st.st_size, st.st_mtime_ns)
     if key not in _versions:
-        _versions[key] = hashlib.blake2b(WEIGHTS.read_bytes(), digest_size=8).hexdigest()
-    return f"{VERSION}:{_versions[key]}"
+        try:
+            digest = M.photo_side_digest(load_state_dict_file(WEIGHTS))
+        except Exception:  # unreadable weights: searching says so (load_heads); no row matches
+            digest = "unreadable"
+        _versions[key] = digest
+    return f"{M.PHOTO_VERSION}:{_versions[key]}"
+
+
+def _adopt(con: sqlite3.Connection, model: str) -> None:
+    """Relabel the rows of ``con`` written under an earlier label of the same photo
+    embeddings (:data:`SAME_PHOTOS`) as ``model``."""
+    ix.relabel(con, SAME_PHOTOS.get(model, ()), model)
 
 
 model_digest = model_version  # the name before per-row versions
@@ -188,6 +207,7 @@ def index_folders(
     progress(0.0, f"found {len(files)} photos")
     model = model_version()
     with ix.connect(index_path, create=True) as con:
+        _adopt(con, model)
         old = dict(con.execute("SELECT path, model FROM photos").fetchall())
         todo = ix.plan(con, files, folders, model, stats)
         n_stale = sum(1 for f, _, _ in todo if old.get(str(f), model) != model)
@@ -284,6 +304,7 @@ def search_many(index_path: str | Path, sketch_grays: list[np.ndarray], k: int, 
     prog = progress or (lambda f, s: None)
     canc = cancelled or (lambda: False)
     with ix.connect(index_path) as con:
+        _adopt(con, model_version())
         n_stale = len(ix.stale(con, model_version()))
         if n_stale:
             prog(0.0, f"re-embedding {n_stale} photos indexed by an older sketch model")

@@ -23,6 +23,7 @@ flatten → linear → ``DIM``-d, L2-normalised. Embeddings are compared by dot 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -152,10 +153,30 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2.3"  #: stored with every index row (see :mod:`.index`); v2.1: big JPEGs are
-#: decoded at 1/8 scale where the longest side stays ≥ 256 px (slightly different edge maps);
-#: v2.2: a learned shape part (``K_SHAPE`` more columns) for the re-ranking; v2.3: sketches
-#: through their own trained copy of the last block (:mod:`.finetune`)
+VERSION = "sketch-v2.3"  #: the model's name; v2.1: big JPEGs are decoded at 1/8 scale where
+#: the longest side stays ≥ 256 px (slightly different edge maps); v2.2: a learned shape part
+#: (``K_SHAPE`` more columns) for the re-ranking; v2.3: sketches through their own trained copy
+#: of the last block (:mod:`.finetune`)
+#: What a photo row of an index was embedded with, with the digest of :data:`PHOTO_SIDE`
+#: (:func:`darkroom.ops.sketch.library.model_version`). Bump it when the code that embeds a
+#: photo changes (decoding, edge maps, backbone, :meth:`SketchModel.photo`); a change of the
+#: sketch side or of the ranking alone re-embeds no photo.
+PHOTO_VERSION = "sketch-v2.3-photos"
+#: The weights that :meth:`SketchModel.photo` reads (key prefixes): not the sketch statistics,
+#: the sketch tail or the ranking settings.
+PHOTO_SIDE = ("p_sem_", "e_fine_", "p_photo_", "sem_pca_", "fine_pca_", "photo_pca_", "shape_",
+              "w_sem")
+
+
+def photo_side_digest(state: dict[str, torch.Tensor]) -> str:
+    """BLAKE2b-64 (hex) of the :data:`PHOTO_SIDE` tensors of a weights ``state`` as stored
+    (names, dtypes and bytes)."""
+    h = hashlib.blake2b(digest_size=8)
+    for k in sorted(x for x in state if x.startswith(PHOTO_SIDE)):
+        t = state[k].detach().cpu().contiguous()
+        h.update(f"{k}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]
@@ -408,6 +429,11 @@ class SketchModel(nn.Module):
         # Shape re-ranking of the top ``rr_k`` (see :func:`rank_scores`); 0: off.
         self.register_buffer("rr_k", torch.tensor(0))
         self.register_buffer("rr_gamma", torch.tensor(0.0))
+        # Rank fusion of the expanded and the plain first-stage lists over the top ``fz_k``
+        # (see :func:`rank_scores`); 0: off.
+        self.register_buffer("fz_k", torch.tensor(0))
+        self.register_buffer("fz_k0", torch.tensor(20.0))
+        self.register_buffer("fz_w", torch.tensor(0.0))
 
     def _z(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
@@ -487,17 +513,27 @@ class SketchModel(nn.Module):
         """The keyword arguments of :func:`rank_scores` this model was fitted with."""
         return {"k_shape": int(self.shape_basis.shape[1]), "qe_m": int(self.qe_m),
                 "qe_beta": float(self.qe_beta), "rerank_k": int(self.rr_k),
-                "rerank_gamma": float(self.rr_gamma)}
+                "rerank_gamma": float(self.rr_gamma), "fuse_k": int(self.fz_k),
+                "fuse_k0": float(self.fz_k0), "fuse_w": float(self.fz_w)}
 
 
 def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO, qe_m: int = 5,
                 qe_beta: float = 1.0, alpha: float = 3.0, rerank_k: int = 0,
-                rerank_gamma: float = 0.0, k_shape: int = 0) -> np.ndarray:
+                rerank_gamma: float = 0.0, k_shape: int = 0, fuse_k: int = 0, fuse_k0: float = 20.0,
+                fuse_w: float = 0.0) -> np.ndarray:
     """(Q, G) ranking scores of sketch embeddings against photo embeddings (both from
     :class:`SketchModel`, float32 numpy): the cross-domain dot product, plus ``qe_beta`` ×
     the photo-to-photo similarity to the α-weighted mean of each query's ``qe_m`` best photos
     (query expansion; ``qe_m = 0`` turns it off). Divided by ``1 + qe_beta``: scores stay in
     −1…1. Costs two (Q, G) matrix products.
+
+    Rank fusion (``fuse_k``, ``fuse_k0``, ``fuse_w``): the query expansion serves the category
+    sense of a search and costs the instance sense (the drawn photo itself sinks among photos
+    of its kind; without the expansion, acc@10 is higher and precision@10 lower). The
+    ``fuse_k`` best photos are therefore put in the order of the reciprocal-rank fusion
+    (Cormack, Clarke & Büttcher 2009) of both lists, ``1/(fuse_k0 + r_expanded) + fuse_w /
+    (fuse_k0 + r_plain)`` (r: rank inside the ``fuse_k``, from 0), keeping the ``fuse_k``
+    best scores as a set in that order, as the shape re-ranking below does; it runs first.
 
     Shape re-ranking (``rerank_k``, ``rerank_gamma``): the query expansion pulls in photos
     *of the drawn kind*, which is what category search wants but blurs which of them is the
@@ -521,6 +557,15 @@ def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO
         q2 = np.einsum("qm,qmd->qd", wts, ph[top])
         q2 /= np.linalg.norm(q2, axis=1, keepdims=True) + 1e-12
         out = (cross + qe_beta * (q2 @ ph.T)) / (1 + qe_beta)
+        k = min(fuse_k, gallery.shape[0])
+        if k > 1 and fuse_w > 0:
+            top = np.argpartition(-out, k - 1, axis=1)[:, :k]  # (Q, k), any order
+            s_top = np.take_along_axis(out, top, 1)
+            r_exp = np.argsort(np.argsort(-s_top, axis=1, kind="stable"), axis=1, kind="stable")
+            c_top = np.take_along_axis(cross, top, 1)
+            r_plain = np.argsort(np.argsort(-c_top, axis=1, kind="stable"), axis=1, kind="stable")
+            fused = 1.0 / (fuse_k0 + r_exp) + fuse_w / (fuse_k0 + r_plain)
+            _put_in_order(out, top, s_top, np.argsort(-fused, axis=1, kind="stable"))
     k = min(rerank_k, gallery.shape[0])
     if k > 1 and rerank_gamma > 0:
         out = np.array(out, dtype=np.float32, copy=True)
@@ -528,7 +573,14 @@ def rank_scores(queries: np.ndarray, gallery: np.ndarray, k_photo: int = K_PHOTO
         top = np.argpartition(-out, k - 1, axis=1)[:, :k]  # (Q, k), any order
         s_top = np.take_along_axis(out, top, 1)
         f_top = np.einsum("qd,qkd->qk", queries[:, fine], gallery[:, fine][top])
-        new_order = np.argsort(-(s_top + rerank_gamma * f_top), axis=1, kind="stable")
-        values = -np.sort(-s_top, axis=1)  # the k best scores, best first
-        np.put_along_axis(out, np.take_along_axis(top, new_order, 1), values, 1)
+        _put_in_order(out, top, s_top, np.argsort(-(s_top + rerank_gamma * f_top), axis=1,
+                                                  kind="stable"))
     return out
+
+
+def _put_in_order(out: np.ndarray, top: np.ndarray, s_top: np.ndarray, order: np.ndarray) -> None:
+    """Give the (Q, k) gallery columns ``top`` of ``out`` (their scores ``s_top``) the k best
+    scores, best first, in the (Q, k) ``order`` (positions into ``top``): the set of the k
+    best stays, their order changes, and every score shown stays one the first stage gave."""
+    values = -np.sort(-s_top, axis=1)
+    np.put_along_axis(out, np.take_along_axis(top, order, 1), values, 1)
