@@ -74,7 +74,7 @@ def test_paint_output_takes_the_style_and_keeps_the_layout(net):
     c, s = _content(), _style()
     t = solve.compute_targets(net, BACKBONE, c, s, None, None)
     out = solve.run_pixels(net, BACKBONE, c, t, solve.DEFAULT_WEIGHTS["paint"], 60, _quiet(),
-                           lr=solve.LR["paint"])
+                           lr=solve.LR["paint"], optimiser=solve.OPTIMISER["paint"])
     before, after = _style_distance(net, c, s), _style_distance(net, out, s)
     assert after < 0.5 * before, (before, after)
     # The picture is visibly changed, and the layout (the hard edge) is still there.
@@ -92,11 +92,47 @@ def test_paint_keeps_the_content_outline_crisp_under_the_brush_texture(net):
     w = solve.DEFAULT_WEIGHTS["paint"]
     assert w.edge > 0
     for weights, crisp in ((w, True), (dataclasses.replace(w, edge=0.0, content=0.2), False)):
-        out = solve.run_pixels(net, BACKBONE, c, t, weights, 60, _quiet(), lr=solve.LR["paint"])
+        out = solve.run_pixels(net, BACKBONE, c, t, weights, 60, _quiet(), lr=solve.LR["paint"],
+                               optimiser=solve.OPTIMISER["paint"])
         g, gc = losses.luma_gradients(out)[0], losses.luma_gradients(c)[0]
         step, texture = g[:, 31].abs().mean(), g[:, 8:24].abs().mean()
         kept = bool(step > 0.8 * gc[:, 31].abs().mean() and step > 3 * texture)
         assert kept == crisp, (weights, step, texture)
+
+
+def test_lbfgs_keeps_its_budget_reports_progress_can_be_cancelled_and_clamps():
+    """The painterly optimiser as the editor sees it: progress rises to 100 % within the
+    evaluation budget (a bounded wait), Cancel stops it mid-way, and the pixels come back
+    displayable."""
+    from darkroom.errors import Cancelled
+
+    target = torch.rand(1, 3, 16, 16) * 1.4 - 0.2  # partly outside [0, 1]
+    x = torch.full((1, 3, 16, 16), 0.5, requires_grad=True)
+    fracs: list[float] = []
+    evals = [0]
+
+    def loss_fn() -> torch.Tensor:
+        evals[0] += 1
+        return ((x - target) ** 2).mean()
+
+    rep = solve._Reporter(lambda f, *a, **k: fracs.append(f), lambda: False, 0.0, 1.0, "t")
+    hist = solve._optimise([x], loss_fn, 20, 0.0, rep, lambda: x, clamp=x, optimiser="lbfgs")
+    assert evals[0] == len(hist) <= 25
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    assert hist[-1] < 0.2 * hist[0]
+    assert 0.0 <= float(x.detach().min()) and float(x.detach().max()) <= 1.0
+    calls = [0]
+
+    def cancel_after_five() -> bool:
+        calls[0] += 1
+        return calls[0] > 5
+
+    y = torch.full((1, 3, 16, 16), 0.5, requires_grad=True)
+    rep = solve._Reporter(lambda *a, **k: None, cancel_after_five, 0.0, 1.0, "t")
+    with pytest.raises(Cancelled):
+        solve._optimise([y], lambda: ((y - target) ** 2).mean(), 50, 0.0, rep, lambda: y,
+                        clamp=y, optimiser="lbfgs")
+    assert calls[0] == 6
 
 
 def test_mrf_output_takes_the_style_colours_and_texture(net):

@@ -198,7 +198,8 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
             init = (colour.match_colours(content, style) if start is None
                     else bgrid.slice_apply(start, content).clamp(0, 1))
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
-                                   init=init, lr=solve.LR[method])
+                                   init=init, lr=solve.LR[method],
+                                   optimiser=solve.OPTIMISER[method])
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))
 
     progress(0.95, "full resolution")
