@@ -1,6 +1,7 @@
 """Automatic regions: superpixels, pairing by similarity, the fallback, labels winning, and
 the fast draft path."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -173,6 +174,34 @@ def test_draft_solves_small_and_returns_full_resolution(monkeypatch):
     # …evenly: each row of the content's sky is one colour, and so is the draft's (five Adam
     # steps used to paint blotches of up to 0.1 into it)
     assert np.abs(sky_o - sky_o.mean(1, keepdims=True)).max() < 0.02
+
+
+def test_the_first_preview_of_a_full_job_is_the_draft_and_comes_before_any_step(monkeypatch):
+    """What the editor shows first while a standard job runs: the draft's look (the per-region
+    colour maps), sent before the first optimisation step — not a grey wait until then."""
+    c = (_scene(300, 400) * 255).astype(np.uint8)
+    s = (_scene(90, 120, 1, sky=(0.95, 0.6, 0.35)) * 255).astype(np.uint8)
+    imgs = [Image(c, role="content"), Image(s, role="style")]
+    monkeypatch.setitem(solve.ITERATIONS, "fast", SHIPPED_FAST)
+    draft = registry.run("style.transfer", imgs, {"quality": "draft", "size": 128})
+    events: list[tuple[str, object]] = []
+    steps: list[int] = []
+    real = solve._optimise
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        steps.append(len(events))
+        return real(*a, **k)
+
+    monkeypatch.setattr(solve, "_optimise", counting)
+    monkeypatch.setitem(solve.ITERATIONS, "fast", {**SHIPPED_FAST, "standard": 3})
+    registry.run("style.transfer", imgs, {"quality": "standard", "size": 128},
+                 progress=lambda f, stage, *a: events.append((stage, a[0] if a else None)))
+    shown = [(i, st, px) for i, (st, px) in enumerate(events) if px is not None]
+    first_i, stage, first = shown[0]
+    assert stage == "first look" and first_i < steps[0]
+    px = np.asarray(first)  # the small sRGB u8 preview, as the daemon streams it
+    ref = cv2.resize(draft.images[0].pixels, (px.shape[1], px.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(px[..., :3].astype(int) - ref.astype(int)).mean() < 4
 
 
 def test_cli_save_regions_writes_both_maps(tmp_path, capsys):

@@ -117,6 +117,14 @@ def preserve_colours(content: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return (content + dy).clamp(0, 1)
 
 
+def _first_look(progress: ProgressFn, start: torch.Tensor) -> None:
+    """Send the optimisation's start — for the photo modes the per-region colour maps, which
+    is what ``--quality draft`` returns; for the painterly modes the recoloured content — as
+    the job's first preview, so the editor shows the look within the draft's time instead
+    of after the first optimisation step."""
+    progress(0.05, "first look", solve.to_preview(start))
+
+
 def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
              cancelled: CancelledFn, device: str
              ) -> tuple[np.ndarray, dict[str, Any], regions.AutoRegions | None]:
@@ -173,14 +181,21 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     report = solve._Reporter(progress, cancelled, 0.05, 0.95, f"{method} transfer")
     if method == "mrf":
         iters = solve.ITERATIONS["mrf"][p["quality"]]
+        init = colour.match_colours(content, style)
+        _first_look(progress, init)
         out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report,
-                            lr=solve.LR["mrf"], init=colour.match_colours(content, style))
+                            lr=solve.LR["mrf"], init=init)
     else:
         # Both photo methods start from the content recoloured to the style region by region
         # (see .colour): photorealistic, and it spares the optimiser the long detour through
         # wrong hues (blue → green → yellow).
         start = (colour.region_grid(content, style, cmask, smask)
                  if method in ("fast", "dpst") else None)
+        if start is not None:
+            with torch.no_grad():
+                _first_look(progress, bgrid.slice_apply(start, content).clamp(0, 1))
+        elif method == "paint":
+            _first_look(progress, colour.match_colours(content, style))
         iters = solve.ITERATIONS[method][p["quality"]]
         if method == "fast" and iters == 0:
             g = start  # the draft: the per-region colour maps alone (see solve.ITERATIONS)
