@@ -134,3 +134,30 @@ def test_label_pairing_on_a_real_pair():
     out = res.images[0].pixels
     assert out.shape == imgs[0].pixels.shape
     assert np.abs(out.astype(int) - imgs[0].pixels).mean() > 2
+
+
+def test_a_large_paint_result_is_refined_above_the_working_size_not_enlarged(monkeypatch):
+    """What a user sees at 100 %: the painting is computed again at a finer scale, so its
+    strokes are crisp at the content's size — not the small working-size painting enlarged."""
+    # The shipped step counts: a dozen steps barely start the strokes at either scale.
+    monkeypatch.setitem(solve.ITERATIONS, "paint", {"draft": 40, "standard": 100, "best": 100})
+    monkeypatch.setitem(solve.REFINE_ITERS, "standard", 30)
+    content = _photo(120, 168)
+    y, x = np.mgrid[0:160, 0:240]
+    stripes = ((x + y) // 6) % 2  # a strongly textured style: diagonal stripes, 12 px period
+    style = np.stack([150 + 90 * stripes, 60 + 40 * stripes, 30 + 0 * stripes], -1).astype(np.uint8)
+    imgs = [Image(style, role="style", name="s"), Image(content, role="content", name="c")]
+
+    def fine_detail(px: np.ndarray) -> float:
+        g = im.to_float(px).mean(2)
+        return float(np.abs(np.diff(g, axis=1)).mean() + np.abs(np.diff(g, axis=0)).mean())
+
+    res = registry.run("style.transfer", imgs, {"mode": "paint", "quality": "standard",
+                                                 "size": 56})
+    assert res.meta["refined_sizes"] == [[112, 80], [168, 120]]
+    assert res.images[0].pixels.shape == content.shape
+    monkeypatch.setitem(solve.REFINE_SIDE, "standard", 0)
+    plain = registry.run("style.transfer", imgs, {"mode": "paint", "quality": "standard",
+                                                   "size": 56})
+    assert "refined_sizes" not in plain.meta
+    assert fine_detail(res.images[0].pixels) > 1.5 * fine_detail(plain.images[0].pixels)

@@ -63,6 +63,14 @@ def test_colour_transform_gives_the_style_colour_mean_and_covariance():
     assert 0.0 <= colour.match_colours(c, s).min() and colour.match_colours(c, s).max() <= 1.0
 
 
+def test_refine_sizes_double_up_to_the_cap_and_never_past_the_content():
+    assert solve.refine_sizes(256, 384, (2826, 4246), 768) == [(512, 768)]
+    assert solve.refine_sizes(256, 384, (2826, 4246), 1024) == [(512, 768), (683, 1024)]
+    assert solve.refine_sizes(256, 384, (466, 700), 768) == [(466, 700)]  # the content's own size
+    assert solve.refine_sizes(256, 384, (300, 450), 768) == []  # not worth a stage
+    assert solve.refine_sizes(256, 384, (2826, 4246), 0) == []  # draft
+
+
 def test_mrf_scales_keep_the_coarsest_scale_large_enough():
     assert solve.mrf_scales(512, 768) == [4, 2, 1]
     assert solve.mrf_scales(256, 384) == [2, 1]

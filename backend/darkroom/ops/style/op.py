@@ -178,7 +178,12 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     method = p["method"] if p["mode"] == "photo" else p["mode"]
     w = solve.DEFAULT_WEIGHTS[method]
     t0 = time.perf_counter()
-    report = solve._Reporter(progress, cancelled, 0.05, 0.95, f"{method} transfer")
+    # paint: refined above the working size, coarse to fine (solve.refine_sizes): the
+    # working stage gets the first half of the bar, the finer stages the rest.
+    refine = (solve.refine_sizes(ch, cw, tuple(full.shape[-2:]), solve.REFINE_SIDE[p["quality"]])
+              if method == "paint" else [])
+    split = 0.5 if refine else 0.95
+    report = solve._Reporter(progress, cancelled, 0.05, split, f"{method} transfer")
     if method == "mrf":
         iters = solve.ITERATIONS["mrf"][p["quality"]]
         init = colour.match_colours(content, style)
@@ -215,6 +220,13 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
                                    init=init, lr=solve.LR[method],
                                    optimiser=solve.OPTIMISER[method])
+            if refine:
+                fine = solve._Reporter(progress, cancelled, split, 0.95, f"{method} transfer")
+                fine.last = report.last
+                out, content = solve.run_paint_refine(
+                    net, p["backbone"], full, style_full, out, solve.REFINE_WEIGHTS, refine,
+                    solve.REFINE_ITERS[p["quality"]], fine)
+                meta["refined_sizes"] = [[x, y] for y, x in refine]
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))
 
     progress(0.95, "full resolution")
