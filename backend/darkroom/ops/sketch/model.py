@@ -177,6 +177,8 @@ def photo_side_digest(state: dict[str, torch.Tensor]) -> str:
         h.update(f"{k}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
 SEM_IN = 1280  #: pooled backbone ``head`` features
 SPATIAL = CHANNELS * GRID * GRID  #: the version-1 4×4 features, flattened
 FEAT = SPATIAL + SEM_IN  #: one cached feature row: [spatial | head]

@@ -189,7 +189,7 @@ LR = {"paint": 0.03, "dpst": 0.02, "mrf": 0.03, "fast": 0.02}
 #: (the content's edge SSIM fell from 0.5–0.7 to 0.14–0.24 in the first 10 of 100 steps) and
 #: 100 steps did not win the outlines back (in00: 0.28). With the same number of loss
 #: evaluations L-BFGS follows the gradient's size: in00's paint SSIM 0.28 → 0.40, mrf on
-#: in14 0.60× / 0.34 → 0.53× / 0.39 (bench/results/style-mrf.json has the run). The photo
+#: in14 0.60× / 0.34 → 0.53× / 0.39 (bench/results/style.json has the run). The photo
 #: methods keep Adam: their start is already photorealistic and their weights were set with it.
 OPTIMISER = {"paint": "lbfgs", "dpst": "adam", "mrf": "lbfgs", "fast": "adam"}
 
