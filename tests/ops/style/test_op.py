@@ -136,11 +136,14 @@ def test_label_pairing_on_a_real_pair():
     assert np.abs(out.astype(int) - imgs[0].pixels).mean() > 2
 
 
-def test_a_large_paint_result_is_refined_above_the_working_size_not_enlarged(monkeypatch):
+@pytest.mark.parametrize("mode", ["paint", "mrf"])
+def test_a_large_painterly_result_is_refined_above_the_working_size_not_enlarged(monkeypatch,
+                                                                                  mode):
     """What a user sees at 100 %: the painting is computed again at a finer scale, so its
     strokes are crisp at the content's size — not the small working-size painting enlarged."""
     # The shipped step counts: a dozen steps barely start the strokes at either scale.
     monkeypatch.setitem(solve.ITERATIONS, "paint", {"draft": 40, "standard": 100, "best": 100})
+    monkeypatch.setitem(solve.ITERATIONS, "mrf", {"draft": 20, "standard": 40, "best": 40})
     monkeypatch.setitem(solve.REFINE_ITERS, "standard", 30)
     content = _photo(120, 168)
     y, x = np.mgrid[0:160, 0:240]
@@ -152,12 +155,11 @@ def test_a_large_paint_result_is_refined_above_the_working_size_not_enlarged(mon
         g = im.to_float(px).mean(2)
         return float(np.abs(np.diff(g, axis=1)).mean() + np.abs(np.diff(g, axis=0)).mean())
 
-    res = registry.run("style.transfer", imgs, {"mode": "paint", "quality": "standard",
-                                                 "size": 56})
+    res = registry.run("style.transfer", imgs, {"mode": mode, "quality": "standard", "size": 56})
     assert res.meta["refined_sizes"] == [[112, 80], [168, 120]]
     assert res.images[0].pixels.shape == content.shape
     monkeypatch.setitem(solve.REFINE_SIDE, "standard", 0)
-    plain = registry.run("style.transfer", imgs, {"mode": "paint", "quality": "standard",
+    plain = registry.run("style.transfer", imgs, {"mode": mode, "quality": "standard",
                                                    "size": 56})
     assert "refined_sizes" not in plain.meta
     assert fine_detail(res.images[0].pixels) > 1.5 * fine_detail(plain.images[0].pixels)

@@ -373,6 +373,12 @@ REFINE_ITERS = {"draft": 0, "standard": 30, "best": 40}
 #: 0.47 / 0.41 / 0.30; edge 0.5: 0.55 / 0.48 / 0.36; these: 0.16× / 0.21× / 0.07× at 0.60 /
 #: 0.52 / 0.40, against 0.31× / 0.38× / 0.13× at 0.54 / 0.37 / 0.40 without refinement).
 REFINE_WEIGHTS = Weights(style=10.0, content=0.0, tv=10.0, edge=0.2)
+#: The methods refined so (see :func:`run_paint_refine`). mrf too: its patch matching stays at
+#: the working size (at 768 px the guided-correspondence matrix is 16× larger) and the finer
+#: stage adds the style's fine texture by Gram matching from the upsampled CNNMRF result
+#: (Grace Hopper / in14 / in00: judge 0.41× / 0.53× / 0.19× → 0.18× / 0.23× / 0.08×, edge SSIM
+#: 0.52 / 0.39 / 0.47 → 0.53 / 0.46 / 0.36; the cloister fragments stay), for 10–20 s more.
+REFINED = ("paint", "mrf")
 
 
 def refine_sizes(h: int, w: int, full: tuple[int, int], longest: int) -> list[tuple[int, int]]:
@@ -392,7 +398,8 @@ def refine_sizes(h: int, w: int, full: tuple[int, int], longest: int) -> list[tu
 def run_paint_refine(net, backbone: str, full: torch.Tensor, style_full: torch.Tensor,
                      x: torch.Tensor, w: Weights, sizes: list[tuple[int, int]], iters: int,
                      report: _Reporter) -> tuple[torch.Tensor, torch.Tensor]:
-    """Refine a paint result ``x`` (1, 3, h, w) at each of ``sizes`` (:func:`refine_sizes`):
+    """Refine a paint or mrf result ``x`` (1, 3, h, w) at each of ``sizes`` (:func:`refine_sizes`)
+    with the Gram and edge terms of paint (``w``, :data:`REFINE_WEIGHTS`):
     the content ``full`` and the style ``style_full`` (full-resolution tensors) resized to the
     stage's longest side, as the working stage resized both — so the strokes keep their size
     relative to the picture — and ``iters`` L-BFGS evaluations from the upsampled previous
