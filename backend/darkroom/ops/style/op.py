@@ -178,8 +178,8 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
     method = p["method"] if p["mode"] == "photo" else p["mode"]
     w = solve.DEFAULT_WEIGHTS[method]
     t0 = time.perf_counter()
-    # paint: refined above the working size, coarse to fine (solve.refine_sizes): the
-    # working stage gets the first half of the bar, the finer stages the rest.
+    # paint and mrf: refined above the working size, coarse to fine (solve.refine_sizes):
+    # the working stage gets the first half of the bar, the finer stages the rest.
     refine = (solve.refine_sizes(ch, cw, tuple(full.shape[-2:]), solve.REFINE_SIDE[p["quality"]])
               if method in solve.REFINED else [])
     split = 0.5 if refine else 0.95
@@ -190,13 +190,6 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
         _first_look(progress, init)
         out = solve.run_mrf(net, p["backbone"], content, style, w, iters, report,
                             lr=solve.LR["mrf"], init=init)
-        if refine:
-            fine = solve._Reporter(progress, cancelled, split, 0.95, f"{method} transfer")
-            fine.last = report.last
-            out, content = solve.run_paint_refine(
-                net, p["backbone"], full, style_full, out, solve.REFINE_WEIGHTS, refine,
-                solve.REFINE_ITERS[p["quality"]], fine)
-            meta["refined_sizes"] = [[x, y] for y, x in refine]
     else:
         # Both photo methods start from the content recoloured to the style region by region
         # (see .colour): photorealistic, and it spares the optimiser the long detour through
@@ -227,13 +220,13 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
                                    init=init, lr=solve.LR[method],
                                    optimiser=solve.OPTIMISER[method])
-            if refine:
-                fine = solve._Reporter(progress, cancelled, split, 0.95, f"{method} transfer")
-                fine.last = report.last
-                out, content = solve.run_paint_refine(
-                    net, p["backbone"], full, style_full, out, solve.REFINE_WEIGHTS, refine,
-                    solve.REFINE_ITERS[p["quality"]], fine)
-                meta["refined_sizes"] = [[x, y] for y, x in refine]
+    if refine:  # paint, mrf: finer stages above the working size (solve.run_paint_refine)
+        fine = solve._Reporter(progress, cancelled, split, 0.95, f"{method} transfer")
+        fine.last = report.last
+        out, content = solve.run_paint_refine(net, p["backbone"], full, style_full, out,
+                                              solve.REFINE_WEIGHTS, refine,
+                                              solve.REFINE_ITERS[p["quality"]], fine)
+        meta["refined_sizes"] = [[x, y] for y, x in refine]
     meta.update(iterations=iters, optimise_seconds=round(time.perf_counter() - t0, 3))
 
     progress(0.95, "full resolution")
