@@ -159,10 +159,11 @@ class PeakMemory:
             self.peak = max(self.peak, self._rss() - self.base)
 
 
-def run(device: str, images: list[Image], **params) -> tuple[np.ndarray, float, int]:
+def run(device: str, images: list[Image], progress=None, **params  # type: ignore[no-untyped-def]
+        ) -> tuple[np.ndarray, float, int]:
     with PeakMemory(device) as mem:
         t0 = time.perf_counter()
-        res = registry.run("style.transfer", images, params)
+        res = registry.run("style.transfer", images, params, progress=progress)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
@@ -279,11 +280,9 @@ def draft_timing(device: str, pair: dict[str, np.ndarray], repeats: int) -> dict
     # The standard run as an editor sees it: when does its first preview arrive?
     shown: list[float] = []
     t0 = time.perf_counter()
-    with PeakMemory(device) as mem_ctx:
-        registry.run("style.transfer", imgs, {"quality": "standard"},
-                     progress=lambda f, st="", pv=None: shown.append(time.perf_counter() - t0)
-                     if pv is not None and not shown else None)
-    standard, mem = time.perf_counter() - t0, mem_ctx.peak
+    _, standard, mem = run(device, imgs, quality="standard",
+                           progress=lambda f, st="", pv=None: shown.append(time.perf_counter() - t0)
+                           if pv is not None and not shown else None)
     out = {"pixels": int(c.shape[0] * c.shape[1]),
            "draft_seconds_median": round(float(np.median(drafts)), 2),
            "draft_seconds_max": round(float(np.max(drafts)), 2),

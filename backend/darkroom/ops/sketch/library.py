@@ -303,13 +303,14 @@ def search_many(index_path: str | Path, sketch_grays: list[np.ndarray], k: int, 
     expansion, shape re-ranking of the short list)."""
     prog = progress or (lambda f, s: None)
     canc = cancelled or (lambda: False)
+    model = model_version()
     with ix.connect(index_path) as con:
-        _adopt(con, model_version())
-        n_stale = len(ix.stale(con, model_version()))
+        _adopt(con, model)
+        n_stale = len(ix.stale(con, model))
         if n_stale:
             prog(0.0, f"re-embedding {n_stale} photos indexed by an older sketch model")
             refresh(con, device, prog, canc)
-        paths, emb = ix.matrix(con, str(Path(index_path).resolve()), EMB_DIM, model_version())
+        paths, emb = ix.matrix(con, str(Path(index_path).resolve()), EMB_DIM, model)
         q = embed_sketches(sketch_grays, device)
         idx, scores = top_k_scores(M.rank_scores(q, emb, **load_heads(device).rank_params()), k)
         hits = sorted({paths[i] for row in idx for i in row})

@@ -196,11 +196,10 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
         # wrong hues (blue → green → yellow).
         start = (colour.region_grid(content, style, cmask, smask)
                  if method in ("fast", "dpst") else None)
-        if start is not None:
-            with torch.no_grad():
-                _first_look(progress, bgrid.slice_apply(start, content).clamp(0, 1))
-        elif method == "paint":
-            _first_look(progress, colour.match_colours(content, style))
+        with torch.no_grad():  # the start as pixels: the first preview, and paint/dpst's init
+            init = (colour.match_colours(content, style) if start is None
+                    else bgrid.slice_apply(start, content).clamp(0, 1))
+        _first_look(progress, init)
         iters = solve.ITERATIONS[method][p["quality"]]
         if method == "fast" and iters == 0:
             g = start  # the draft: the per-region colour maps alone (see solve.ITERATIONS)
@@ -215,8 +214,6 @@ def transfer(found: dict[str, Image], p: dict[str, Any], progress: ProgressFn,
                 lap = mlap.to_torch(mlap.matting_laplacian(
                     content[0].permute(1, 2, 0).cpu().numpy(),
                     check=lambda: check_cancel(cancelled)), device)
-            init = (colour.match_colours(content, style) if start is None
-                    else bgrid.slice_apply(start, content).clamp(0, 1))
             out = solve.run_pixels(net, p["backbone"], content, targets, w, iters, report, lap,
                                    init=init, lr=solve.LR[method],
                                    optimiser=solve.OPTIMISER[method])

@@ -403,8 +403,9 @@ def run_paint_refine(net, backbone: str, full: torch.Tensor, style_full: torch.T
     the content ``full`` and the style ``style_full`` (full-resolution tensors) resized to the
     stage's longest side, as the working stage resized both — so the strokes keep their size
     relative to the picture — and ``iters`` L-BFGS evaluations from the upsampled previous
-    result. Returns (the result, the content at its size), both (1, 3) × the last size."""
-    c = resize(full, tuple(x.shape[-2:]))
+    result. Returns (the result, the content at its size), both (1, 3) × the last size
+    (``sizes`` must not be empty)."""
+    c = full
     for k, size in enumerate(sizes):
         with torch.no_grad():
             c = resize(full, size)
