@@ -64,6 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = "a59659e"  #: the commit whose heads.pt was the shipped version 1
 PREVIOUS_INDEXING = "26a613f"  #: the last commit with the unoptimised v2 indexing code
 PREVIOUS_V2 = "06ee58b"  #: the last commit shipping v2.2 (no sketch tail)
+PREVIOUS_V23 = "488efed"  #: the last commit shipping v2.3 (sketch tail and rank fusion, no shape branch)
 GOALS = {"heldout_p@10": 0.50, "heldout_acc@10": 0.50, "qmul_acc@1": 0.45, "qmul_acc@10": 0.90,
          "batch_ms_per_sketch": 150.0, "daemon_one_sketch_ms": 300.0, "index_photos_per_s": 20.0}
 
@@ -112,10 +113,25 @@ def previous_model(tmp: Path) -> M.SketchEmbedding | None:
     return emb.eval()
 
 
-def previous_v2(tmp: Path) -> M.SketchModel | None:
-    """The v2.2 weights (frozen backbone for sketches too) from git (None outside a checkout)."""
-    path = _weights_from_git(PREVIOUS_V2, "sketch_v2.pt", tmp / "sketch_v2.2.pt")
+def previous_v2(tmp: Path, commit: str = PREVIOUS_V2) -> M.SketchModel | None:
+    """The v2.2 weights (frozen backbone for sketches too), or those of another ``commit``,
+    from git (None outside a checkout)."""
+    path = _weights_from_git(commit, "sketch_v2.pt", tmp / f"sketch_v2-{commit}.pt")
     return None if path is None else load_heads("cpu", path)
+
+
+def edge_rows(T, data: Path, te: dict, model: M.SketchModel) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """Edge-map rows of the held-out Sketchy photos and the held-out QMUL edge maps as the
+    index computes them for ``model`` (with its shape branch's columns, if it has one)."""
+    d = T.sketchy_files(data / "sketchy_train")
+    qd = data / "qmul_shoes_train"
+    names = sorted(x.name for x in (qd / "sketches").glob("*.png"))[-T.QMUL_HELD:]
+    edges = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1].astype(np.float32) / 255)[1]
+             for i in te["p_idx"]]
+    shape = embed.edge_shape(model)
+    q = [normalize_drawing(T._gray(qd / "photo_edges" / n), M.INPUT) for n in names]
+    return (embed.features(edges, head=False, shape=shape),
+            embed.features(q, head=False, shape=shape))
 
 
 def sketch_rows(T, data: Path, te: dict, new: M.SketchModel) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
@@ -137,8 +153,18 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     new = load_heads("cpu")
     kw = new.rank_params()
     ks = kw["k_shape"]
-    g = new.photo(te["p"], te["e"]).numpy()
-    gq = new.photo(qe, qe).numpy()
+    e_rows, qe_rows = edge_rows(T, data, te, new) if new.shape_net is not None else (te["e"], qe)
+    g = new.photo(te["p"], e_rows).numpy()
+    gq = new.photo(qe, qe_rows).numpy()
+    p23 = previous_v2(tmp, PREVIOUS_V23)
+    if p23 is not None:  # v2.3 as last shipped: the 4x4 learned shape part, re-ranking the top 10
+        s23, q23 = sketch_rows(T, data, te, p23)
+        k23 = p23.rank_params()
+        out["previous_v2.3"] = {
+            **_metrics(torch.from_numpy(M.rank_scores(p23.sketch(s23).numpy(),
+                                                      p23.photo(te["p"], te["e"]).numpy(), **k23)), te),
+            "qmul": _qmul(torch.from_numpy(M.rank_scores(p23.sketch(q23).numpy(),
+                                                         p23.photo(qe, qe).numpy(), **k23)))}
     prev = previous_v2(tmp)
     if prev is not None:  # v2.2: the same fitted parts, every sketch through the frozen backbone
         pk = prev.rank_params()
@@ -151,10 +177,15 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     q, qq = new.sketch(s_rows).numpy(), new.sketch(qs_rows).numpy()
     out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
                   "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
-    no_fusion = {**kw, "fuse_k": 0, "fuse_w": 0.0}  # = v2.3 as shipped before the fusion
+    no_fusion = {**kw, "fuse_k": 0, "fuse_w": 0.0}
     out["new_without_rank_fusion"] = {
         **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_fusion)), te),
         "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **no_fusion)))}
+    n_cross = q.shape[1] - M.K_PHOTO - ks  # the shape part alone (no first stage)
+    shape_only = slice(n_cross, n_cross + ks)
+    out["new_shape_part_alone"] = {
+        **_metrics(torch.from_numpy(q[:, shape_only] @ g[:, shape_only].T), te),
+        "qmul": _qmul(torch.from_numpy(qq[:, shape_only] @ gq[:, shape_only].T))}
     no_rerank = {**kw, "rerank_k": 0, "rerank_gamma": 0.0}
     out["new_without_shape_rerank"] = {
         **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_rerank)), te),
@@ -308,11 +339,15 @@ def previous_library(tmp: Path):  # type: ignore[no-untyped-def]
     """``library`` as shipped at :data:`PREVIOUS_INDEXING` (with that commit's ``embed``): the
     indexing baseline, run in the same process on the same files. None outside a git checkout."""
     mods = {}
-    # That code predates the sketch tail: give it the shipped weights without ``tail.*`` (the
-    # photo side, all that indexing uses, is the same).
+    # That code predates the sketch tail and the shape branch: give it the v2.3 weights
+    # without ``tail.*`` (the same backbone passes; v2.4 adds the branch's small head on the
+    # block10 maps, so the current code does slightly more per photo).
     wdir = tmp / "prev_weights"
     wdir.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v for k, v in torch.load(embed.WEIGHTS, weights_only=True).items()
+    v23 = _weights_from_git(PREVIOUS_V23, "sketch_v2.pt", tmp / "v23.pt")
+    if v23 is None:
+        return None
+    torch.save({k: v for k, v in torch.load(v23, weights_only=True).items()
                 if not k.startswith("tail.")}, wdir / embed.WEIGHTS.name)
     for name in ("embed", "library"):
         try:
@@ -367,9 +402,12 @@ def indexing(data: Path, tmp: Path, n: int) -> dict:
         with ix.connect(tmp / "previous0.sqlite") as a, ix.connect(tmp / "current0.sqlite") as b:
             ea = dict(a.execute("SELECT path, embedding FROM photos").fetchall())
             eb = dict(b.execute("SELECT path, embedding FROM photos").fetchall())
-        cos = [float(_cosine(np.frombuffer(ea[k], "<f2").astype(np.float32)[None],
-                             np.frombuffer(eb[k], "<f2").astype(np.float32)[None])[0]) for k in sorted(ea)]
-        out["embedding_cosine_previous_vs_current"] = {"mean": round(float(np.mean(cos)), 4),
+        # Columns both versions compute alike: all but the shape part (v2.4's branch).
+        keep = np.r_[0:M.K_SEM + M.K_FINE, M.EMB_DIM - M.K_PHOTO:M.EMB_DIM]
+        cos = [float(_cosine(np.frombuffer(ea[k], "<f2").astype(np.float32)[None, keep],
+                             np.frombuffer(eb[k], "<f2").astype(np.float32)[None, keep])[0])
+               for k in sorted(ea)]
+        out["embedding_cosine_previous_vs_current_without_shape_part"] = {"mean": round(float(np.mean(cos)), 4),
                                                        "min": round(float(np.min(cos)), 4)}
     if runs.get("current_bf16"):
         out["bf16_index_photos_per_s"] = round(max(runs["current_bf16"]), 1)
@@ -502,7 +540,9 @@ def main() -> None:
                       lambda p: shutil.copy(tmp / "sheet.png", p), commit=not args.quick, photo=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for name in ("new", "new_without_rank_fusion", "new_without_shape_rerank", "new_without_query_expansion", "previous_v2.2", "previous_v1", "frozen_backbone_no_heads", "hog"):
+    for name in ("new", "new_without_rank_fusion", "new_without_shape_rerank", "new_without_query_expansion",
+                 "new_shape_part_alone", "previous_v2.3", "previous_v2.2", "previous_v1",
+                 "frozen_backbone_no_heads", "hog"):
         if name in q:
             r = q[name]
             print(f"{name:30s} p@10 {r['p@10']:.3f} mAP {r['mAP']:.3f} acc@1 {r['acc@1']:.3f} "

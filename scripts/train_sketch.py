@@ -1,8 +1,8 @@
 """Fit the sketch/photo embedding (version 2) and write ``darkroom/ops/sketch/weights/sketch_v2.pt``.
 
-Reproduces the shipped weights with a fixed seed (about 16 minutes on the shared 2-core CPU at
-one thread, under load: 12 minutes of backbone passes over 9,400 images, cached in ``--cache``,
-then 1–2 minutes of fitting; with the cache, about 2 minutes)::
+Reproduces the shipped weights bit for bit with a fixed seed: about 5 minutes on a quiet 2-core
+CPU once its three caches exist (``--cache``: backbone rows of 9,400 images, about 12 minutes;
+``--tail-cache``, 13–20 minutes; ``--shape-cache``, about 6 minutes; each built on first use)::
 
     python scripts/train_sketch.py --data ../shared/data
 
@@ -10,7 +10,8 @@ Data (see ``../shared/data/README.md``): ``sketchy_train`` (Sangkloy et al. 2016
 categories × 25 sketches + 25 photos). The :data:`HELD_OUT` categories are never used here
 except for the final report; they are the evaluation split of ``bench/sketch.py``.
 ``qmul_shoes_train`` (Yu et al. 2016): pairs ``0 … 203`` are fitted on by the shape projection
-of the re-ranking only (step 3); the last 100 pairs are never fitted on, only reported.
+of the re-ranking (step 3), the sketch tail (step 4) and the shape branch (step 6); the last 100
+pairs are never fitted on, only reported.
 
 Steps:
 
@@ -37,6 +38,13 @@ Steps:
    lists (:func:`select_fusion`): a sketch tail trained on the 64 fitting categories, then
    window, ``k0`` and weight chosen on the validation categories by precision@10 + acc@10
    (about 2–5 minutes). It changes no fitted tensor: only three ranking buffers are added.
+6. (v2.4, ``--shape-steps``, default 300; 0 skips it) the instance-shape branch
+   (:mod:`darkroom.ops.sketch.shapenet`) on cached 12×12 ``block10`` maps (``--shape-cache``,
+   about 6 minutes to build once): one branch trained on the 64 fitting categories' pairs and
+   QMUL pairs 100–203 chooses the re-ranking window and weight on the validation categories
+   and QMUL pairs 0–99 (:func:`select_shape_rerank`), then the shipped branch is trained on
+   the 84 training categories' pairs and QMUL pairs 0–203 (each training about 1–2 minutes)
+   and replaces the learned shape projection of step 3 (written as ``shape_net.*``).
 
 The number of tail steps and its learning rate were chosen on the validation split
 (:func:`tail_study`, ``bench/results/sketch-finetune.md``).
@@ -50,6 +58,7 @@ two-layer heads with triplet + supervised-contrastive + classification terms.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import time
@@ -62,6 +71,7 @@ import torch.nn.functional as F
 
 from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
+from darkroom.ops.sketch import shapenet as SN
 from darkroom.ops.sketch.embed import WEIGHTS, features, photo_inputs
 from darkroom.ops.sketch.strokes import normalize_drawing, read_ndjson_drawings, render_strokes
 
@@ -167,6 +177,68 @@ def load_tail_cache(path: Path, data: Path) -> dict:
     t = build_tail_cache(data)
     torch.save(t, path)
     return t
+
+
+def build_shape_cache(data: Path, seed: int = 0) -> dict:
+    """``block10`` maps (:func:`darkroom.ops.sketch.shapenet.cache_maps`) of every Sketchy
+    sketch and photo edge map (as the index computes it) and of the QMUL pairs: sketches as
+    drawn, mirrored and twice stroke-augmented (fixed seed), edge maps as drawn and mirrored —
+    about 6 minutes on the shared 2-core CPU."""
+    from darkroom.models import load_backbone
+
+    net = load_backbone(BACKBONE, "cpu")
+    rng = np.random.default_rng(seed)
+    d = sketchy_files(data / "sketchy_train")
+    out: dict = {"s": SN.cache_maps(net, [normalize_drawing(_gray(p), M.INPUT) for p in d["sketches"]],
+                                    what="shape maps: sketches"),
+                 "e": SN.cache_maps(net, [photo_inputs(cv2.imread(str(p))[:, :, ::-1].astype(np.float32)
+                                                       / 255.0)[1] for p in d["photos"]],
+                                    what="shape maps: edge maps")}
+    q = data / "qmul_shoes_train"
+    names = sorted(x.name for x in (q / "sketches").glob("*.png"))
+    raw = [_gray(q / "sketches" / n) for n in names]
+    drawn = [normalize_drawing(x, M.INPUT) for x in raw]
+    edges = [normalize_drawing(_gray(q / "photo_edges" / n), M.INPUT) for n in names]
+    views = [drawn, [FT.mirrored(x) for x in drawn], [FT.augmented(x, rng) for x in raw],
+             [FT.augmented(x, rng) for x in raw]]
+    out["q_s"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul sketches") for v in views], 1)
+    out["q_e"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul edges")
+                              for v in (edges, [FT.mirrored(x) for x in edges])], 1)
+    return out
+
+
+def load_shape_cache(path: Path, data: Path) -> dict:
+    """The shape-map cache at ``path``, built (and saved there) if missing."""
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    sc = build_shape_cache(data)
+    torch.save(sc, path)
+    return sc
+
+
+SHAPE = {"steps": 300, "lr": 3e-4, "weight_decay": 0.05, "tau": 0.07, "batch": 128, "w_sketchy": 1.0,
+         "shift": 1}  #: shape-branch training (:func:`darkroom.ops.sketch.shapenet.train_shape_net`)
+
+
+def train_shape(c: dict, sc: dict, cats: list[str], qmul_idx: torch.Tensor, seed: int,
+                steps: int = SHAPE["steps"]) -> SN.ShapeNet:
+    """The instance-shape branch trained on the Sketchy pairs of ``cats`` (each sketch, its
+    source photo's edge map) and the QMUL pairs ``qmul_idx`` (four sketch views; the mirrored
+    sketch against the mirrored edge map)."""
+    tr = split(c, cats)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return SN.train_shape_net(sc["q_s"][qmul_idx], sc["q_e"][qmul_idx][:, [0, 1, 0, 0]],
+                              sc["s"][tr["s_idx"]], sc["e"][tr["p_idx"][tr["src"]]],
+                              **{**SHAPE, "steps": steps}, seed=seed)
+
+
+def with_shape_cols(c: dict, sc: dict, net: SN.ShapeNet) -> dict:
+    """``c`` with the shape branch's columns appended to every sketch and edge-map row
+    (Sketchy sketches and edge maps, QMUL sketches as drawn and edge maps)."""
+    return {**c, "s": torch.cat([c["s"].float(), SN.shape_rows(net, sc["s"], "sketch")], 1),
+            "e": torch.cat([c["e"].float(), SN.shape_rows(net, sc["e"], "edge")], 1),
+            "q_s": torch.cat([c["q_s"].float(), SN.shape_rows(net, sc["q_s"][:, 0], "sketch")], 1),
+            "q_e": torch.cat([c["q_e"].float(), SN.shape_rows(net, sc["q_e"][:, 0], "edge")], 1)}
 
 
 def split(c: dict, cats: list[str]) -> dict:
@@ -360,16 +432,25 @@ def set_fusion(model: M.SketchModel, best: dict) -> None:
 GRID_FUSE = tuple(itertools.product((30, 50), (1.0, 5.0, 20.0), (0.5, 1.0, 2.0)))
 
 
-def select_fusion(c: dict, t: dict, train_cats: list[str], best: dict, seed: int) -> tuple[dict, list]:
-    """The rank fusion (:func:`darkroom.ops.sketch.model.rank_scores`), chosen on the
-    validation categories with the sketch tail of step 4 trained on the other 64 categories
-    (about 5 minutes): window, ``k0`` and weight of the plain list from :data:`GRID_FUSE`, or
-    off; score = precision@10 + acc@10, as :func:`select`'s; ties go to the earlier (off)."""
+def validation_tail(c: dict, t: dict, train_cats: list[str], best: dict, seed: int) -> dict:
+    """The validation split with the sketch tail of step 4 trained on the 64 fitting
+    categories and the QMUL pairs outside :data:`QMUL_SHAPE_VAL` (about 2–5 minutes):
+    ``val``/``fit_cats`` (category names), ``model`` (fitted on ``fit_cats``) and ``c`` (the
+    rows with every sketch through that tail)."""
     val = [x for i, x in enumerate(train_cats) if i % 4 == 0][:N_VAL]
     fit_cats = [x for x in train_cats if x not in val]
     model = fit_settings(c, fit_cats, best)
-    tail = train_sketch_tail(c, t, fit_cats, best, seed, model=model)
-    va = split(with_tail_rows(c, t, tail), val)
+    tail = train_sketch_tail(c, t, fit_cats, best, seed, model=model,
+                             qmul_idx=qmul_fit_pairs(c, QMUL_SHAPE_VAL))
+    return {"val": val, "fit_cats": fit_cats, "model": model, "c": with_tail_rows(c, t, tail)}
+
+
+def select_fusion(v: dict) -> tuple[dict, list]:
+    """The rank fusion (:func:`darkroom.ops.sketch.model.rank_scores`), chosen on the
+    validation categories (:func:`validation_tail`): window, ``k0`` and weight of the plain
+    list from :data:`GRID_FUSE`, or off; score = precision@10 + acc@10, as :func:`select`'s;
+    ties go to the earlier (off)."""
+    model, va = v["model"], split(v["c"], v["val"])
     table, chosen, top = [], {"fuse_k": 0, "fuse_k0": 20.0, "fuse_w": 0.0}, -1.0
     for k, k0, w in ((0, 20.0, 0.0), *GRID_FUSE):
         trial = {"fuse_k": k, "fuse_k0": k0, "fuse_w": w}
@@ -383,12 +464,45 @@ def select_fusion(c: dict, t: dict, train_cats: list[str], best: dict, seed: int
     return chosen, table
 
 
+#: Shape re-ranking with the shape branch: (window, weight) pairs, (0, 0) off.
+GRID_SHAPE_RERANK = ((0, 0.0), *itertools.product((10, 20, 30, 50), (0.25, 0.5, 0.75, 1.0, 2.0)))
+QMUL_SHAPE_VAL = slice(0, 100)  #: the QMUL validation fold of the shape branch's selection
+
+
+def select_shape_rerank(v: dict, sc: dict, best: dict, seed: int, steps: int
+                        ) -> tuple[dict, list]:
+    """Window and weight of the shape re-ranking with the shape branch (v2.4), chosen on
+    validation: a branch trained on the fitting categories' pairs and the QMUL pairs outside
+    :data:`QMUL_SHAPE_VAL` (about 1–2 minutes), then every :data:`GRID_SHAPE_RERANK` setting
+    scored on the validation categories and that QMUL fold; score = precision@10 + acc@10
+    (categories) + acc@1 + acc@10 (QMUL), the four goals; ties go to the earlier (off, then
+    smaller windows and weights). Neither the validation tail nor the branch has seen that
+    QMUL fold."""
+    net = train_shape(v["c"], sc, v["fit_cats"], qmul_fit_pairs(v["c"], QMUL_SHAPE_VAL), seed, steps)
+    model = copy.deepcopy(v["model"]).attach_shape_net(net)
+    c3 = with_shape_cols(v["c"], sc, net)
+    va = split(c3, v["val"])
+    table, chosen, top = [], {"rerank_k": 0, "rerank_gamma": 0.0}, -1.0
+    for k, gamma in GRID_SHAPE_RERANK:
+        model.rr_k.fill_(k)
+        model.rr_gamma.fill_(gamma)
+        r = evaluate(model, va)
+        qm = evaluate_qmul(model, c3, pairs=QMUL_SHAPE_VAL)
+        score = r["p@10"] + r["acc@10"] + qm["acc@1"] + qm["acc@10"]
+        table.append({"rerank_k": k, "rerank_gamma": gamma, **r, "qmul_val": qm, "score": score})
+        print(json.dumps(table[-1]), flush=True)
+        if score > top + 1e-9:
+            chosen, top = {"rerank_k": k, "rerank_gamma": gamma}, score
+    return chosen, table
+
+
 def train_sketch_tail(c: dict, t: dict, cats: list[str], best: dict, seed: int,
                       hp: dict | None = None, net: torch.nn.Module | None = None,
-                      callback=None, model: M.SketchModel | None = None) -> FT.SketchTail:
+                      callback=None, model: M.SketchModel | None = None,
+                      qmul_idx: torch.Tensor | None = None) -> FT.SketchTail:
     """The sketch-side tail (:mod:`darkroom.ops.sketch.finetune`) trained on the sketches of
-    ``cats`` (all cached views) and the QMUL fit pairs, against the model :func:`fit_settings`
-    fits on the frozen rows of ``cats``."""
+    ``cats`` (all cached views) and the QMUL pairs ``qmul_idx`` (default: the fit pairs),
+    against the model :func:`fit_settings` fits on the frozen rows of ``cats``."""
     from darkroom.models import load_backbone
 
     hp = {**TAIL, **(hp or {})}
@@ -397,7 +511,7 @@ def train_sketch_tail(c: dict, t: dict, cats: list[str], best: dict, seed: int,
     tr = split(c, cats)
     with torch.no_grad():
         photos = model.photo(tr["p"], tr["e"])
-        qi = qmul_fit_pairs(c)
+        qi = qmul_fit_pairs(c) if qmul_idx is None else qmul_idx
         q_emb = model.photo(c["q_e"][qi].float(), c["q_e"][qi].float())
     torch.manual_seed(seed)
     return FT.train_tail(net, model, t["s_fixed"][tr["s_idx"]], t["s_in"][tr["s_idx"]], tr["src"],
@@ -529,6 +643,9 @@ def main() -> None:
     ap.add_argument("--tail-steps", type=int, default=TAIL["steps"],
                     help="training steps of the sketch side's last block (0: frozen, as v2.2)")
     ap.add_argument("--tail-cache", type=Path, default=Path("/tmp/darkroom-sketch-tail-inputs.pt"))
+    ap.add_argument("--shape-steps", type=int, default=SHAPE["steps"],
+                    help="training steps of the instance-shape branch (0: none, as v2.3)")
+    ap.add_argument("--shape-cache", type=Path, default=Path("/tmp/darkroom-sketch-shape-maps.pt"))
     ap.add_argument("--no-fusion", dest="fusion", action="store_false",
                     help="skip the rank-fusion selection (it trains a validation tail: ~5 min)")
     args = ap.parse_args()
@@ -568,14 +685,17 @@ def main() -> None:
     state = model.state_dict()
     frozen = {"held_out": held, "qmul": qm}
     fuse_table: list = []
+    shape_table: list = []
     if args.tail_steps:
         # Step 4: the sketch side's own last block, trained against the fitted model.
         t = load_tail_cache(args.tail_cache, args.data)
+        v = validation_tail(c, t, train_cats, best, args.seed) if args.fusion or args.shape_steps else {}
         if args.fusion:
             t1 = time.time()
-            fz, fuse_table = select_fusion(c, t, train_cats, best, args.seed)
+            fz, fuse_table = select_fusion(v)
             best.update(fz)
             set_fusion(model, best)
+            set_fusion(v["model"], best)
             print(f"rank fusion chosen on validation in {time.time() - t1:.0f} s:", fz)
         t1 = time.time()
         tail = train_sketch_tail(c, t, train_cats, best, args.seed, {"steps": args.tail_steps},
@@ -585,6 +705,22 @@ def main() -> None:
         print(f"sketch tail trained in {time.time() - t1:.0f} s")
         print("held-out categories, sketch tail:", {k: round(v, 3) for k, v in held.items()})
         print("qmul held-out, sketch tail:", {k: round(v, 3) for k, v in qm.items()})
+        if args.shape_steps:
+            # Step 6: the instance-shape branch and its re-ranking.
+            t1 = time.time()
+            sc = load_shape_cache(args.shape_cache, args.data)
+            rr, shape_table = select_shape_rerank(v, sc, best, args.seed, args.shape_steps)
+            print(f"shape re-ranking chosen on validation in {time.time() - t1:.0f} s:", rr)
+            best.update(rr)
+            net = train_shape(c, sc, train_cats, qmul_fit_pairs(c), args.seed, args.shape_steps)
+            model.attach_shape_net(net)
+            model.rr_k.fill_(best["rerank_k"])
+            model.rr_gamma.fill_(best["rerank_gamma"])
+            c3 = with_shape_cols(c2, sc, net)
+            held, qm = evaluate(model, split(c3, list(HELD_OUT))), evaluate_qmul(model, c3)
+            print(f"shape branch trained in {time.time() - t1:.0f} s")
+            print("held-out categories, shape branch:", {k: round(x, 3) for k, x in held.items()})
+            print("qmul held-out, shape branch:", {k: round(x, 3) for k, x in qm.items()})
         state = {**model.state_dict(), **{f"tail.{k}": v for k, v in tail.tail_state().items()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, args.out)
@@ -594,6 +730,7 @@ def main() -> None:
         args.report.write_text(json.dumps({"chosen": best, "validation_grid": table,
                                            "rerank_validation": rr_table,
                                            "fusion_validation": fuse_table,
+                                           "shape_rerank_validation": shape_table,
                                            "held_out": held, "qmul": qm, "frozen": frozen,
                                            "experiments": rows}, indent=1))
 

@@ -30,7 +30,9 @@ from darkroom.models import load_backbone
 from darkroom.models.backbones import load_state_dict_file
 from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
+from darkroom.ops.sketch import shapenet as SN
 from darkroom.ops.sketch.fastnet import fast_backbone
+from darkroom.ops.sketch.shapenet import ShapeNet
 from darkroom.ops.sketch.strokes import normalize_drawing, photo_edges, photo_square
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sketch_v2.pt"
@@ -68,6 +70,9 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
             sd = {k: v.float() for k, v in load_state_dict_file(path).items()}
             tail_sd = {k[len("tail."):]: sd.pop(k) for k in [k for k in sd if k.startswith("tail.")]}
             emb = M.SketchModel()
+            if "shape_net.pca_basis" in sd:  # v2.4: the instance-shape branch (loaded below)
+                net = ShapeNet(int(sd["shape_net.pca_basis"].shape[-1]))
+                emb.attach_shape_net(net.eval().requires_grad_(False))
             try:
                 res = emb.load_state_dict(sd, strict=False)
             except RuntimeError as e:
@@ -111,14 +116,17 @@ def _to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
 
 @torch.inference_mode()
 def features(images: Sequence[np.ndarray], device: str = "cpu", *, head: bool = True,
-             exact: bool = False, backbone: str = "efficientnet_lite0") -> torch.Tensor:
+             exact: bool = False, backbone: str = "efficientnet_lite0",
+             shape: tuple[torch.nn.Module, str] | None = None) -> torch.Tensor:
     """(N, FEAT) backbone rows of normalised drawings or squared photos (see :func:`_to_tensor`).
 
     By default the backbone runs as :class:`~.fastnet.FastLite0` (batch norms folded: the same
     features up to float rounding, about 1.7× faster on CPU); ``exact`` runs the shared
     backbone as it is (``scripts/train_sketch.py`` caches its rows so). ``head=False`` stops
     after ``block15``: the ``head`` columns are then zero (an edge map's are never used).
-    ``backbone``: one of :data:`.model.TAPS` (its two 4×4 taps)."""
+    ``backbone``: one of :data:`.model.TAPS` (its two 4×4 taps). ``shape``: (a
+    :class:`~.shapenet.ShapeNet`, its domain ``"sketch"`` or ``"edge"``): its columns are
+    appended, from the ``block10`` maps of the same pass (Lite0 only)."""
     net = _backbone(device, backbone)
     fn = net if exact else fast_backbone(net, device)
     taps = M.TAPS[backbone]
@@ -128,8 +136,13 @@ def features(images: Sequence[np.ndarray], device: str = "cpu", *, head: bool = 
         feats = fn.features(_to_tensor(images[i : i + BATCH]).to(device), layers)
         sp = torch.cat([F.adaptive_avg_pool2d(feats[k].float(), M.GRID) for k in taps], 1)
         hd = feats["head"].float().mean((2, 3)) if head else sp.new_zeros(len(sp), M.SEM_IN)
-        out.append(torch.cat([sp.flatten(1), hd], 1).cpu())
-    return torch.cat(out) if out else torch.zeros(0, M.TAP_CHANNELS[backbone] * M.GRID**2 + M.SEM_IN)
+        cols = [sp.flatten(1), hd]
+        if shape is not None:
+            cols.append(shape[0](feats[SN.TAP].float(), shape[1]))
+        out.append(torch.cat(cols, 1).cpu())
+    extra = 0 if shape is None else int(shape[0].pca_basis.shape[1])  # type: ignore[union-attr]
+    return torch.cat(out) if out else torch.zeros(
+        0, M.TAP_CHANNELS[backbone] * M.GRID**2 + M.SEM_IN + extra)
 
 
 @torch.inference_mode()
@@ -150,15 +163,25 @@ def sketch_features(drawings: Sequence[np.ndarray], emb: M.SketchModel, device: 
     (its own last block and ``head``; one backbone pass to ``block14`` then the tail, no more
     than the plain pass costs) when the weights have one, else :func:`features`."""
     tail = getattr(emb, "tail", None)
+    net = emb.shape_net
     if tail is None:
-        return features(drawings, device).to(device)
+        return features(drawings, device, shape=None if net is None else (net, "sketch")).to(device)
     fn = fast_backbone(_backbone(device), device)
     out = []
     for i in range(0, len(drawings), BATCH):
         feats = fn.features(_to_tensor(drawings[i : i + BATCH]).to(device), (FT.FIXED_TAP, FT.TAIL_IN))
         fixed = F.adaptive_avg_pool2d(feats[FT.FIXED_TAP].float(), M.GRID).flatten(1)
-        out.append(tail(fixed, feats[FT.TAIL_IN].float()))
-    return torch.cat(out) if out else torch.zeros(0, M.FEAT, device=device)
+        row = tail(fixed, feats[FT.TAIL_IN].float())
+        if net is not None:  # the shape branch reads the same block10 maps (FT.FIXED_TAP)
+            row = torch.cat([row, net(feats[SN.TAP].float(), "sketch")], 1)
+        out.append(row)
+    return torch.cat(out) if out else torch.zeros(0, M.FEAT + (emb.k_shape() if net else 0),
+                                                  device=device)
+
+
+def edge_shape(emb: M.SketchModel) -> tuple[torch.nn.Module, str] | None:
+    """The ``shape`` argument of :func:`features` for edge maps under ``emb``."""
+    return None if emb.shape_net is None else (emb.shape_net, "edge")
 
 
 def photo_inputs(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +209,8 @@ def embed_photo_inputs(squares: Sequence[np.ndarray], edges: Sequence[np.ndarray
     emb = load_heads(device, weights)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16 and device == "cpu"):
         fp = features(squares, device).to(device)
-        fe = features(edges, device, head=False).to(device)  # only its 4×4 part is used
+        # only its 4×4 part (and the shape branch's columns) are used
+        fe = features(edges, device, head=False, shape=edge_shape(emb)).to(device)
     return emb.photo(fp.float(), fe.float()).float().cpu().numpy()
 
 
@@ -202,6 +226,6 @@ def embed_drawings(drawings: Sequence[np.ndarray], branch: str, device: str = "c
     if branch == "sketch":
         out = emb.sketch(sketch_features(list(drawings), emb, device))
     else:
-        f = features(list(drawings), device).to(device)
+        f = features(list(drawings), device, shape=edge_shape(emb)).to(device)
         out = emb.photo(f, f)
     return out.float().cpu().numpy()

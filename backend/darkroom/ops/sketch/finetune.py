@@ -113,7 +113,7 @@ def cross_part(e: torch.Tensor, model: M.SketchModel) -> torch.Tensor:
 def shape_part(e: torch.Tensor, model: M.SketchModel) -> torch.Tensor:
     """The learned shape columns (the re-ranking's) of ``model``'s (B, EMB_DIM) embeddings."""
     k = model.sem_pca_basis.shape[1] + model.fine_pca_basis.shape[1]
-    return e[:, k : k + model.shape_basis.shape[1]]
+    return e[:, k : k + model.k_shape()]
 
 
 def train_tail(

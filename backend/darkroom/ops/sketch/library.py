@@ -49,11 +49,9 @@ _versions: dict[tuple[str, int, int], str] = {}
 
 #: Index rows written under these earlier labels hold exactly the photo embeddings of the
 #: current version (key): the weights file changed for the sketch side only. They are
-#: relabelled on open (:func:`_adopt`) instead of embedded again. The v2.3 label digested the
-#: whole file, so its sketch tail; its photo side is the one shipped since.
-SAME_PHOTOS: dict[str, tuple[str, ...]] = {
-    "sketch-v2.3-photos:393246813a33f28a": ("sketch-v2.3:61ba06a9f27d58ed",),
-}
+#: relabelled on open (:func:`_adopt`) instead of embedded again. (Empty since v2.4, whose
+#: shape branch changed the photo side: v2.3's rows are embedded again.)
+SAME_PHOTOS: dict[str, tuple[str, ...]] = {}
 
 
 def model_version() -> str:

@@ -153,15 +153,16 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2.3"  #: the model's name; v2.1: big JPEGs are decoded at 1/8 scale where
+VERSION = "sketch-v2.4"  #: the model's name; v2.1: big JPEGs are decoded at 1/8 scale where
 #: the longest side stays ≥ 256 px (slightly different edge maps); v2.2: a learned shape part
 #: (``K_SHAPE`` more columns) for the re-ranking; v2.3: sketches through their own trained copy
-#: of the last block (:mod:`.finetune`)
+#: of the last block (:mod:`.finetune`); v2.4: the shape part from a trained branch on the
+#: 12×12 ``block10`` maps (:mod:`.shapenet`)
 #: What a photo row of an index was embedded with, with the digest of :data:`PHOTO_SIDE`
 #: (:func:`darkroom.ops.sketch.library.model_version`). Bump it when the code that embeds a
 #: photo changes (decoding, edge maps, backbone, :meth:`SketchModel.photo`); a change of the
 #: sketch side or of the ranking alone re-embeds no photo.
-PHOTO_VERSION = "sketch-v2.3-photos"
+PHOTO_VERSION = "sketch-v2.4-photos"
 #: The weights that :meth:`SketchModel.photo` reads (key prefixes): not the sketch statistics,
 #: the sketch tail or the ranking settings.
 PHOTO_SIDE = ("p_sem_", "e_fine_", "p_photo_", "sem_pca_", "fine_pca_", "photo_pca_", "shape_",
@@ -397,9 +398,11 @@ class SketchModel(nn.Module):
       photographs, not edge maps);
     * ``fine``: the 4×4-grid ``block10``/``block15`` features of the photo's *edge map*
       (Yu et al. 2016, §3.1) against the sketch's — where the parts are, for the instance;
-    * ``shape``: the same 4×4 features through a projection learned from sketch ↔ edge-map
-      pairs (:func:`learned_whitening`; Sketchy training pairs and QMUL shoe pairs), used only
-      to re-rank the short list (which *instance*), not in the first-stage score;
+    * ``shape``: which *instance*, used only to re-rank the short list, not in the
+      first-stage score. v2.4: the trained instance-shape branch on the 12×12 ``block10`` maps
+      of sketch and edge map (:mod:`.shapenet`, attached with :meth:`attach_shape_net`; the
+      rows then carry its columns); before: the 4×4 features through a projection learned from
+      sketch ↔ edge-map pairs (:func:`learned_whitening`; Sketchy and QMUL shoe pairs);
     * ``photo``: a photo-only descriptor (photo ``head`` features, whitened), zero for a
       sketch: it is used by the query expansion only.
 
@@ -436,6 +439,22 @@ class SketchModel(nn.Module):
         self.register_buffer("fz_k", torch.tensor(0))
         self.register_buffer("fz_k0", torch.tensor(20.0))
         self.register_buffer("fz_w", torch.tensor(0.0))
+        # v2.4: the trained instance-shape branch (:class:`.shapenet.ShapeNet`); with it the
+        # rows carry its columns after ``[spatial | head]`` and give the ``shape`` part.
+        self.shape_net: nn.Module | None = None
+
+    def attach_shape_net(self, net: nn.Module) -> SketchModel:
+        """Use ``net`` (a :class:`.shapenet.ShapeNet`) for the ``shape`` part instead of the
+        learned whitening, whose buffers are emptied (they are no longer read)."""
+        self.shape_net = net
+        self.register_buffer("shape_mean", torch.zeros(0))
+        self.register_buffer("shape_basis", torch.zeros(self.spatial, 0))
+        return self
+
+    def k_shape(self) -> int:
+        """Width of the embedding's ``shape`` part."""
+        net = self.shape_net
+        return int(net.pca_basis.shape[1]) if net is not None else int(self.shape_basis.shape[1])
 
     def _z(self, name: str, x: torch.Tensor) -> torch.Tensor:
         return (x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
@@ -487,25 +506,35 @@ class SketchModel(nn.Module):
         self.shape_basis.copy_(proj)
         return self
 
-    def _shape(self, z: torch.Tensor) -> torch.Tensor:
-        return F.normalize((z - self.shape_mean) @ self.shape_basis, dim=1)
+    def _shape(self, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The ``shape`` part: the rows' shape-branch columns (v2.4), else the learned
+        whitening of the standardised 4×4 part ``z``."""
+        if self.shape_net is None:
+            return F.normalize((z - self.shape_mean) @ self.shape_basis, dim=1)
+        n, k = self.spatial + SEM_IN, self.k_shape()
+        if f.shape[1] != n + k:
+            raise ValueError(f"rows of {f.shape[1]} columns lack the shape branch's {k} "
+                             "(compute them with darkroom.ops.sketch.embed)")
+        return F.normalize(f[:, n:].float(), dim=1)
 
     def sketch(self, f: torch.Tensor) -> torch.Tensor:
-        """(B, FEAT) sketch rows → (B, EMB_DIM); the photo-only part is zero."""
+        """(B, FEAT[+k_shape]) sketch rows → (B, EMB_DIM); the photo-only part is zero."""
         w = self.w_sem.float()
-        sem = self._pca("sem", self._z("s_sem", f[:, self.spatial:]))
+        sem = self._pca("sem", self._z("s_sem", f[:, self.spatial:self.spatial + SEM_IN]))
         z = self._z("s_fine", f[:, :self.spatial])
         zero = torch.zeros(len(f), self.photo_pca_scale.shape[0], dtype=sem.dtype)
-        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(f, z),
                           zero], dim=1)
 
     def photo(self, fp: torch.Tensor, fe: torch.Tensor) -> torch.Tensor:
-        """(B, FEAT) rows of photographs and of their edge maps → (B, EMB_DIM)."""
+        """(B, FEAT) rows of photographs and (B, FEAT[+k_shape]) rows of their edge maps →
+        (B, EMB_DIM)."""
         w = self.w_sem.float()
-        sem = self._pca("sem", self._z("p_sem", fp[:, self.spatial:]))
+        head = fp[:, self.spatial:self.spatial + SEM_IN]
+        sem = self._pca("sem", self._z("p_sem", head))
         z = self._z("e_fine", fe[:, :self.spatial])
-        ph = self._pca("photo", self._z("p_photo", fp[:, self.spatial:]))
-        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(z),
+        ph = self._pca("photo", self._z("p_photo", head))
+        return torch.cat([w.sqrt() * sem, (1 - w).sqrt() * self._pca("fine", z), self._shape(fe, z),
                           ph], dim=1)
 
     def qe(self) -> tuple[int, float]:
@@ -513,7 +542,7 @@ class SketchModel(nn.Module):
 
     def rank_params(self) -> dict[str, float]:
         """The keyword arguments of :func:`rank_scores` this model was fitted with."""
-        return {"k_shape": int(self.shape_basis.shape[1]), "qe_m": int(self.qe_m),
+        return {"k_shape": self.k_shape(), "qe_m": int(self.qe_m),
                 "qe_beta": float(self.qe_beta), "rerank_k": int(self.rr_k),
                 "rerank_gamma": float(self.rr_gamma), "fuse_k": int(self.fz_k),
                 "fuse_k0": float(self.fz_k0), "fuse_w": float(self.fz_w)}
