@@ -35,7 +35,8 @@ Steps:
    both caches 14–16 minutes, bit-identical weights on a rerun); written with the model as ``tail.*`` (float16).
 
 5. (``--no-fusion`` skips it) the rank fusion of the expanded and the plain first-stage
-   lists (:func:`select_fusion`): a sketch tail trained on the 64 fitting categories, then
+   lists (:func:`select_fusion`): a sketch tail trained on the 64 fitting categories (and
+   QMUL pairs 100–203: :func:`validation_tail`, shared with step 6), then
    window, ``k0`` and weight chosen on the validation categories by precision@10 + acc@10
    (about 2–5 minutes). It changes no fitted tensor: only three ranking buffers are added.
 6. (v2.4, ``--shape-steps``, default 300; 0 skips it) the instance-shape branch
@@ -62,6 +63,7 @@ import copy
 import itertools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -170,13 +172,18 @@ def build_tail_cache(data: Path, seed: int = 0) -> dict:
     return out
 
 
-def load_tail_cache(path: Path, data: Path) -> dict:
-    """The tail-input cache at ``path``, built (and saved there) if missing."""
+def cached(path: Path, build: Callable[[], dict]) -> dict:
+    """The cache at ``path``, built by ``build()`` (and saved there) if missing."""
     if path.is_file():
         return torch.load(path, weights_only=True)
-    t = build_tail_cache(data)
-    torch.save(t, path)
-    return t
+    out = build()
+    torch.save(out, path)
+    return out
+
+
+def load_tail_cache(path: Path, data: Path) -> dict:
+    """The tail-input cache at ``path``, built (and saved there) if missing."""
+    return cached(path, lambda: build_tail_cache(data))
 
 
 def build_shape_cache(data: Path, seed: int = 0) -> dict:
@@ -209,11 +216,7 @@ def build_shape_cache(data: Path, seed: int = 0) -> dict:
 
 def load_shape_cache(path: Path, data: Path) -> dict:
     """The shape-map cache at ``path``, built (and saved there) if missing."""
-    if path.is_file():
-        return torch.load(path, weights_only=True)
-    sc = build_shape_cache(data)
-    torch.save(sc, path)
-    return sc
+    return cached(path, lambda: build_shape_cache(data))
 
 
 SHAPE = {"steps": 300, "lr": 3e-4, "weight_decay": 0.05, "tau": 0.07, "batch": 128, "w_sketchy": 1.0,

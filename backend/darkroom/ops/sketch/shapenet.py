@@ -2,10 +2,10 @@
 
 The first-stage embedding (:class:`.model.SketchModel`) knows categories well and instances
 less well: its shape part is the ``block10``/``block15`` activations pooled to a 4×4 grid, where
-a shoe's toe cap, laces and heel blur into a few cells (QMUL shoes held out: acc@1 0.23). Yu et
-al. 2016 ("Sketch Me That Shoe", §3) match sketches against the *edge maps* of photos with a
-Siamese network trained on sketch ↔ edge-map pairs and keep the spatial layout to the end; the
-same here, at the depth a 2-core CPU trains in a minute:
+a shoe's toe cap, laces and heel blur into a few cells. Yu et al. 2016 ("Sketch Me That Shoe",
+§3) match sketches against the *edge maps* of photos with a Siamese network trained on sketch ↔
+edge-map pairs and keep the spatial layout to the end; the same here, at the depth a 2-core CPU
+trains in a minute:
 
 * input: the frozen backbone's ``block10`` activations (112 channels, 12×12 at the 192 px input;
   the tap both the sketch pass and the edge-map pass compute anyway), standardised per channel
@@ -128,7 +128,7 @@ def train_shape_net(
     edge map; the others with the edge map as it is); every step uses one view of all N pairs
     (the whole QMUL gallery as negatives). ``s_sketch``/``s_edge`` (M, C, h, w): Sketchy pairs
     (a sketch, its source photo's edge map), ``batch`` of them per step, weighted ``w_sketchy``.
-    Deterministic for ``seed`` (one thread)."""
+    Deterministic for ``seed`` at a given number of torch threads."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net = ShapeNet()
