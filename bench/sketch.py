@@ -8,9 +8,10 @@ HOG, all in the same run.
   precision@10 and mAP (relevant = same category), instance acc@1/acc@10 (rank of the photo
   the sketch was drawn from). Models: *new* (the shipped ``sketch_v2.pt``, as the search runs
   it, query expansion, rank fusion and shape re-ranking included; without the rank fusion,
-  which is v2.3 as first shipped; without the re-ranking; without query expansion),
-  *previous v2.2* (the last shipped weights, read from git: the same fitted
-  parts with every sketch through the frozen backbone), *previous v1* (version 1 heads,
+  without the re-ranking; without query expansion; the shape part alone), *previous v2.3*
+  (sketch tail and rank fusion, the learned 4×4 shape part; read from git), *previous v2.2*
+  (read from git: v2.3's fitted parts with every sketch through the frozen backbone),
+  *previous v1* (version 1 heads,
   sketch vs photo edge map, read from git), *frozen* (the backbone's pooled features of
   sketch and photograph, cosine, no fitted part), *HOG* (sketch vs photo edge map).
 * QMUL shoes: the last 100 pairs of ``qmul_shoes_train`` (fitted on by no model), each
