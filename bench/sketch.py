@@ -121,14 +121,26 @@ def previous_v2(tmp: Path, commit: str = PREVIOUS_V2) -> M.SketchModel | None:
     return None if path is None else load_heads("cpu", path)
 
 
+_photo_inputs: dict[tuple[int, ...], list] = {}
+
+
+def heldout_photo_inputs(T, data: Path, te: dict) -> list[tuple[np.ndarray, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """:func:`embed.photo_inputs` (squared photo, edge drawing) of the held-out Sketchy photos,
+    in ``te``'s order; decoded once per run (the quality and bfloat16 figures both use them)."""
+    key = tuple(te["p_idx"].tolist())
+    if key not in _photo_inputs:
+        d = T.sketchy_files(data / "sketchy_train")
+        _photo_inputs[key] = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1]
+                                                 .astype(np.float32) / 255.0) for i in key]
+    return _photo_inputs[key]
+
+
 def edge_rows(T, data: Path, te: dict, model: M.SketchModel) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
     """Edge-map rows of the held-out Sketchy photos and the held-out QMUL edge maps as the
     index computes them for ``model`` (with its shape branch's columns, if it has one)."""
-    d = T.sketchy_files(data / "sketchy_train")
     qd = data / "qmul_shoes_train"
     names = sorted(x.name for x in (qd / "sketches").glob("*.png"))[-T.QMUL_HELD:]
-    edges = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1].astype(np.float32) / 255)[1]
-             for i in te["p_idx"]]
+    edges = [e for _, e in heldout_photo_inputs(T, data, te)]
     shape = embed.edge_shape(model)
     q = [normalize_drawing(T._gray(qd / "photo_edges" / n), M.INPUT) for n in names]
     return (embed.features(edges, head=False, shape=shape),
@@ -421,9 +433,7 @@ def bf16_quality(c: dict, T, data: Path) -> dict | None:  # type: ignore[no-unty
     if not embed._bf16_native():
         return None
     te = T.split(c, list(T.HELD_OUT))
-    d = T.sketchy_files(data / "sketchy_train")
-    pe = [embed.photo_inputs(cv2.imread(str(d["photos"][i]))[:, :, ::-1].astype(np.float32) / 255.0)
-          for i in te["p_idx"].tolist()]
+    pe = heldout_photo_inputs(T, data, te)
     heads = load_heads("cpu")
     q = heads.sketch(te["s"] if getattr(heads, "tail", None) is None
                      else sketch_rows(T, data, te, heads)[0]).numpy()

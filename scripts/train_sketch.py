@@ -229,7 +229,6 @@ def train_shape(c: dict, sc: dict, cats: list[str], qmul_idx: torch.Tensor, seed
     source photo's edge map) and the QMUL pairs ``qmul_idx`` (four sketch views; the mirrored
     sketch against the mirrored edge map)."""
     tr = split(c, cats)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     return SN.train_shape_net(sc["q_s"][qmul_idx], sc["q_e"][qmul_idx][:, [0, 1, 0, 0]],
                               sc["s"][tr["s_idx"]], sc["e"][tr["p_idx"][tr["src"]]],
                               **{**SHAPE, "steps": steps}, seed=seed)

@@ -32,7 +32,6 @@ from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
 from darkroom.ops.sketch import shapenet as SN
 from darkroom.ops.sketch.fastnet import fast_backbone
-from darkroom.ops.sketch.shapenet import ShapeNet
 from darkroom.ops.sketch.strokes import normalize_drawing, photo_edges, photo_square
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sketch_v2.pt"
@@ -71,7 +70,7 @@ def load_heads(device: str, weights: str | Path | None = None) -> M.SketchModel:
             tail_sd = {k[len("tail."):]: sd.pop(k) for k in [k for k in sd if k.startswith("tail.")]}
             emb = M.SketchModel()
             if "shape_net.pca_basis" in sd:  # v2.4: the instance-shape branch (loaded below)
-                net = ShapeNet(int(sd["shape_net.pca_basis"].shape[-1]))
+                net = SN.ShapeNet(int(sd["shape_net.pca_basis"].shape[-1]))
                 emb.attach_shape_net(net.eval().requires_grad_(False))
             try:
                 res = emb.load_state_dict(sd, strict=False)

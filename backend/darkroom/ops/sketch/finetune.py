@@ -214,9 +214,7 @@ def cache_views(net: nn.Module, views: Sequence[Sequence[np.ndarray]], batch: in
     for i in range(0, n, batch):
         fv, av = [], []
         for view in views:
-            d = np.stack(view[i : i + batch]).astype(np.float32)
-            x = torch.from_numpy(d)[:, None].expand(-1, 3, -1, -1).contiguous()
-            f, a = block_inputs(net, x)
+            f, a = block_inputs(net, M.drawings_to_tensor(view[i : i + batch], channels_last=False))
             fv.append(f.half())
             av.append(a.half())
         fixed.append(torch.stack(fv, 1))

@@ -39,11 +39,13 @@ DIM = 128  #: embedding size
 MARGIN = 0.3  #: triplet margin on squared distances of unit vectors (range 0–4)
 
 
-def drawings_to_tensor(drawings: Sequence[np.ndarray]) -> torch.Tensor:
+def drawings_to_tensor(drawings: Sequence[np.ndarray], channels_last: bool = True) -> torch.Tensor:
     """N drawings INPUT×INPUT float32 [0, 1] → (N, 3, INPUT, INPUT) float32, channels-last
-    (EfficientNet's depthwise convolutions run about twice as fast that way on CPU)."""
-    x = torch.from_numpy(np.stack(drawings).astype(np.float32, copy=False))
-    return x[:, None].expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+    (EfficientNet's depthwise convolutions run about twice as fast that way on CPU), or
+    contiguous as the training caches were built (``channels_last=False``: the same values, the
+    convolutions' float rounding as the shipped weights were fitted with)."""
+    x = torch.from_numpy(np.stack(drawings).astype(np.float32, copy=False))[:, None].expand(-1, 3, -1, -1)
+    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 @torch.inference_mode()

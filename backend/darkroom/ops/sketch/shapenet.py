@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from darkroom.ops.sketch.model import drawings_to_tensor
+
 TAP = "block10"  #: the backbone tap the branch reads
 CHANNELS = 112  #: ``block10``'s channels (Lite0)
 GRID = 12  #: ``block10``'s side at the 192 px input (stride 16)
@@ -180,8 +182,7 @@ def cache_maps(backbone: nn.Module, drawings: Sequence[np.ndarray], batch: int =
     out = []
     t0 = time.time()
     for i in range(0, len(drawings), batch):
-        d = np.stack(drawings[i : i + batch]).astype(np.float32)
-        x = torch.from_numpy(d)[:, None].expand(-1, 3, -1, -1).contiguous()
+        x = drawings_to_tensor(drawings[i : i + batch], channels_last=False)
         out.append(backbone.features(x, (TAP,))[TAP].half())  # type: ignore[operator]
         print(f"\r{what}: {min(i + batch, len(drawings))}/{len(drawings)}  {time.time() - t0:.0f} s",
               end="", flush=True)
