@@ -198,3 +198,30 @@ def test_photo_square_keeps_the_whole_picture_on_white() -> None:
     sq = photo_square(rgb, 64)
     assert sq.shape == (64, 64, 3)
     assert (sq[:10] == 1.0).all() and (sq[32, :, 0] == 0).all()
+
+
+# ---- the re-ranking choice of scripts/train_sketch.py --------------------------------------
+
+def _train_script():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "scripts" / "train_sketch.py"
+    spec = importlib.util.spec_from_file_location("train_sketch_under_test", path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_rerank_choice_prefers_the_better_map_among_near_ties() -> None:
+    pick = _train_script().pick_near_best
+    table = [{"name": "off", "score": 2.13, "mAP": 0.541},
+             {"name": "20, 0.25", "score": 2.267, "mAP": 0.537},
+             {"name": "50, 0.5", "score": 2.274, "mAP": 0.507},
+             {"name": "20, 0.5", "score": 2.271, "mAP": 0.537}]
+    # Within 0.01 of the best score the category mAP decides; equal mAP: the earlier row.
+    assert pick(table, 0.01)["name"] == "20, 0.25"
+    # Without a tolerance the plain maximum wins, whatever it costs in mAP.
+    assert pick(table, 0.0)["name"] == "50, 0.5"
+    # A clearly better score is not a tie: "off" has the best mAP but is 0.14 behind.
+    assert pick(table, 0.1)["name"] == "20, 0.25"
+    assert pick(table, 0.2)["name"] == "off"
