@@ -438,7 +438,7 @@ GRID_FUSE = tuple(itertools.product((30, 50), (1.0, 5.0, 20.0), (0.5, 1.0, 2.0))
 
 
 def validation_tail(c: dict, t: dict, train_cats: list[str], best: dict, seed: int,
-                    fold: slice = slice(0, 100)) -> dict:
+                    fold: slice) -> dict:
     """The validation split with the sketch tail of step 4 trained on the 64 fitting
     categories and the QMUL pairs outside ``fold`` (one of :data:`QMUL_SHAPE_FOLDS`; about
     2–5 minutes): ``val``/``fit_cats`` (category names), ``fold``, ``model`` (fitted on
