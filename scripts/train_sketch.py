@@ -39,15 +39,18 @@ Steps:
    QMUL pairs 100–203: :func:`validation_tail`, shared with step 6), then
    window, ``k0`` and weight chosen on the validation categories by precision@10 + acc@10
    (about 2–5 minutes). It changes no fitted tensor: only three ranking buffers are added.
-6. (v2.4, ``--shape-steps``, default 300; 0 skips it) the instance-shape branch
+6. (v2.4, ``--shape-steps``, default 600 since v2.5; 0 skips it) the instance-shape branch
    (:mod:`darkroom.ops.sketch.shapenet`) on cached 12×12 ``block10`` maps (``--shape-cache``,
-   about 6 minutes to build once): for each QMUL validation fold (pairs 0–99 and 100–199,
+   about 6 minutes to build once, and 3 more for the pseudo-sketches of v2.5: four
+   :func:`edge_map_sketch` copies of every QMUL edge map, one of every Sketchy photo's edge
+   map, trained against the clean edge map; only the training pairs' and training
+   categories' are read): for each QMUL validation fold (pairs 0–99 and 100–199,
    :data:`QMUL_SHAPE_FOLDS`), a validation tail and a branch trained on the 64 fitting
    categories and the QMUL training pairs outside the fold; the re-ranking window and weight
    are chosen on the validation categories and the folds, averaged, near-ties going to the
    better validation mAP (:func:`select_shape_rerank`; the second fold's tail adds 2–5
    minutes). Then the shipped branch is trained on the 84 training categories' pairs and
-   QMUL pairs 0–203 (each training about 1–2 minutes) and replaces the learned shape
+   QMUL pairs 0–203 (each training about 2–3 minutes) and replaces the learned shape
    projection of step 3 (written as ``shape_net.*``).
 
 The number of tail steps and its learning rate were chosen on the validation split
@@ -78,7 +81,13 @@ from darkroom.ops.sketch import finetune as FT
 from darkroom.ops.sketch import model as M
 from darkroom.ops.sketch import shapenet as SN
 from darkroom.ops.sketch.embed import WEIGHTS, features, photo_inputs
-from darkroom.ops.sketch.strokes import normalize_drawing, read_ndjson_drawings, render_strokes
+from darkroom.ops.sketch.strokes import (
+    edge_map_sketch,
+    normalize_drawing,
+    photo_edges,
+    read_ndjson_drawings,
+    render_strokes,
+)
 
 #: Evaluation categories: the 20 Sketchy categories of the subset whose names match no
 #: ImageNet-1k class name (torchvision's list; obvious synonyms such as "sax" for saxophone
@@ -214,26 +223,57 @@ def build_shape_cache(data: Path, seed: int = 0) -> dict:
     out["q_s"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul sketches") for v in views], 1)
     out["q_e"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul edges")
                               for v in (edges, [FT.mirrored(x) for x in edges])], 1)
-    return out
+    return {**out, **build_pseudo_maps(data, net, seed)}
+
+
+PSEUDO_VIEWS = 4  #: pseudo-sketches cached per QMUL edge map (one per Sketchy photo)
+
+
+def build_pseudo_maps(data: Path, net: torch.nn.Module, seed: int = 0) -> dict:
+    """``block10`` maps of pseudo-sketches (:func:`edge_map_sketch`, its own fixed seed) of
+    every QMUL edge map (:data:`PSEUDO_VIEWS` each, ``q_p``) and of every Sketchy photo's
+    edge map (one each, ``p``) — about 3 minutes on the shared 2-core CPU. Only the training
+    pairs' rows are ever trained on (``train_shape`` selects them)."""
+    rng = np.random.default_rng(seed + 1)
+    q = data / "qmul_shoes_train"
+    raw = [_gray(q / "photo_edges" / n) for n in sorted(x.name for x in (q / "sketches").glob("*.png"))]
+    q_p = torch.stack([SN.cache_maps(net, [edge_map_sketch(x, rng, M.INPUT) for x in raw],
+                                     what=f"shape maps: qmul pseudo-sketches {v + 1}")
+                       for v in range(PSEUDO_VIEWS)], 1)
+    photos = sketchy_files(data / "sketchy_train")["photos"]
+    p = SN.cache_maps(net, [edge_map_sketch(photo_edges(cv2.imread(str(f))[:, :, ::-1].astype(np.float32)
+                                                          / 255.0), rng, M.INPUT) for f in photos],
+                      what="shape maps: sketchy pseudo-sketches")
+    return {"q_p": q_p, "p": p}
 
 
 def load_shape_cache(path: Path, data: Path) -> dict:
-    """The shape-map cache at ``path``, built (and saved there) if missing."""
-    return cached(path, lambda: build_shape_cache(data))
+    """The shape-map cache at ``path``, built (and saved there) if missing; a cache from before
+    the pseudo-sketches gets them added."""
+    sc = cached(path, lambda: build_shape_cache(data))
+    if "q_p" not in sc:
+        from darkroom.models import load_backbone
+
+        sc.update(build_pseudo_maps(data, load_backbone(BACKBONE, "cpu")))
+        torch.save(sc, path)
+    return sc
 
 
-SHAPE = {"steps": 300, "lr": 3e-4, "weight_decay": 0.05, "tau": 0.07, "batch": 128, "w_sketchy": 1.0,
-         "shift": 1}  #: shape-branch training (:func:`darkroom.ops.sketch.shapenet.train_shape_net`)
+SHAPE = {"steps": 600, "lr": 3e-4, "weight_decay": 0.05, "tau": 0.07, "batch": 128, "w_sketchy": 1.0,
+         "shift": 1, "w_pseudo": 1.0}  #: shape-branch training (:func:`darkroom.ops.sketch.shapenet.train_shape_net`)
 
 
 def train_shape(c: dict, sc: dict, cats: list[str], qmul_idx: torch.Tensor, seed: int,
                 steps: int = SHAPE["steps"]) -> SN.ShapeNet:
     """The instance-shape branch trained on the Sketchy pairs of ``cats`` (each sketch, its
-    source photo's edge map) and the QMUL pairs ``qmul_idx`` (four sketch views; the mirrored
-    sketch against the mirrored edge map)."""
+    source photo's edge map), the QMUL pairs ``qmul_idx`` (four sketch views; the mirrored
+    sketch against the mirrored edge map) and the pseudo-sketch pairs of both (the photos of
+    ``cats``, the edge maps of ``qmul_idx``)."""
     tr = split(c, cats)
     return SN.train_shape_net(sc["q_s"][qmul_idx], sc["q_e"][qmul_idx][:, [0, 1, 0, 0]],
                               sc["s"][tr["s_idx"]], sc["e"][tr["p_idx"][tr["src"]]],
+                              q_pseudo=sc["q_p"][qmul_idx], s_pseudo=sc["p"][tr["p_idx"]],
+                              s_pseudo_edge=sc["e"][tr["p_idx"]],
                               **{**SHAPE, "steps": steps}, seed=seed)
 
 

@@ -9,10 +9,12 @@ import pytest
 from darkroom.errors import InvalidInput
 from darkroom.ops.sketch.strokes import (
     check_not_blank,
+    edge_map_sketch,
     ink_mask,
     normalize_drawing,
     photo_edges,
     pseudo_sketch,
+    smooth_jitter,
 )
 
 
@@ -85,6 +87,41 @@ def test_pseudo_sketch_strength_zero_keeps_structure() -> None:
     outline = ink_mask(d)
     outline[120] = False
     assert ink_mask(s)[outline].all()
+
+
+def test_smooth_jitter_bends_without_tearing() -> None:
+    d = np.ones((128, 128), np.float32)
+    cv2.line(d, (10, 64), (118, 64), 0.0, 2)
+    assert np.array_equal(smooth_jitter(d, np.random.default_rng(0), 0.0, 1.0), d)
+    bent = smooth_jitter(d, np.random.default_rng(0), 4.0, 1.0)
+    ink = ink_mask(bent)
+    assert not np.array_equal(ink, ink_mask(d))  # the line moved
+    # Still one unbroken line a few pixels from the original (smooth: no tears).
+    assert cv2.connectedComponents(ink.astype(np.uint8))[0] == 2
+    ys = np.nonzero(ink)[0]
+    assert abs(ys.mean() - 64) < 12 and ys.max() - ys.min() < 40
+
+
+def test_edge_map_sketch_is_a_bent_solid_copy_of_the_edge_map() -> None:
+    """A QMUL-like edge map (faint 1 px anti-aliased lines) becomes a sketch-like drawing: solid
+    ink near the edge map's lines, not the same pixels, centred like a drawing, reproducible."""
+    edges = np.ones((256, 256), np.float32)
+    cv2.ellipse(edges, (128, 140), (90, 50), 0, 0, 360, 0.4, 1, cv2.LINE_AA)
+    cv2.line(edges, (60, 140), (196, 140), 0.7, 1, cv2.LINE_AA)
+    rng = np.random.default_rng(5)
+    a = edge_map_sketch(edges, rng, 192)
+    b = edge_map_sketch(edges, np.random.default_rng(5), 192)
+    c = edge_map_sketch(edges, rng, 192)
+    assert a.shape == (192, 192) and a.dtype == np.float32
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    ref = ink_mask(normalize_drawing(np.where(edges < 0.85, 0.0, 1.0).astype(np.float32), 192))
+    for s in (a, c):
+        ink = ink_mask(s)
+        assert (s[ink] < 0.5).all() and ink.sum() > 0.5 * ref.sum()  # the faint lines became ink
+        near = cv2.dilate(ref.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+        assert ink[near].sum() > 0.95 * ink.sum()  # near the edge map's lines ...
+        assert (ink & ref).sum() < 0.9 * ink.sum()  # ... but bent, moved: not a copy
+    assert (edge_map_sketch(np.ones((64, 64), np.float32), rng, 32) == 1.0).all()
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,11 @@ trains in a minute:
 * trained with a symmetric InfoNCE loss (van den Oord et al. 2018; CLIP's form, Radford et
   al. 2021) over in-batch sketch ↔ edge-map pairs: QMUL shoe pairs (the drawing, its mirror
   image against the mirrored edge map, stroke-augmented copies) and Sketchy training pairs
-  (each sketch against the edge map of the photo it was drawn from); random shifts of one
-  cell of the sketch side for the misplacement of hand drawing;
+  (each sketch against the edge map of the photo it was drawn from), and pseudo-sketch pairs:
+  bent, stroke-augmented copies of the training edge maps against the clean ones
+  (:func:`.strokes.edge_map_sketch`; Yu et al. 2016, §3.2, edge maps standing in for
+  sketches), which teach what a hand bends and leaves out with no more human drawings; random
+  shifts of one cell of the sketch side for the misplacement of hand drawing;
 * the (DIM·144)-d output reduced to ``K`` dimensions by a PCA fitted on training rows of both
   domains (the index stores ``K`` columns per photo, float16).
 
@@ -120,6 +123,10 @@ def train_shape_net(
     batch: int = 128,
     w_sketchy: float = 1.0,
     shift: int = 1,
+    q_pseudo: torch.Tensor | None = None,
+    s_pseudo: torch.Tensor | None = None,
+    s_pseudo_edge: torch.Tensor | None = None,
+    w_pseudo: float = 1.0,
     seed: int = 0,
     log_every: int = 50,
 ) -> ShapeNet:
@@ -130,7 +137,11 @@ def train_shape_net(
     edge map; the others with the edge map as it is); every step uses one view of all N pairs
     (the whole QMUL gallery as negatives). ``s_sketch``/``s_edge`` (M, C, h, w): Sketchy pairs
     (a sketch, its source photo's edge map), ``batch`` of them per step, weighted ``w_sketchy``.
-    Deterministic for ``seed`` at a given number of torch threads."""
+    Pseudo-sketch pairs, each term weighted ``w_pseudo``: ``q_pseudo`` (N, P, C, h, w), P
+    pseudo-sketches of each QMUL edge map against the edge map as it is (one view of all N per
+    step); ``s_pseudo``/``s_pseudo_edge`` (L, C, h, w), pseudo-sketches of Sketchy photos'
+    edge maps and the edge maps (``batch`` per step). Deterministic for ``seed`` at a given
+    number of torch threads."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     net = ShapeNet()
@@ -150,6 +161,16 @@ def train_shape_net(
             loss = loss + w_sketchy * info_nce(
                 net.grid(_shift(s_sketch[i].float(), g, shift), "sketch"),
                 net.grid(s_edge[i].float(), "edge"), tau)
+        if q_pseudo is not None and w_pseudo > 0:
+            jp = step % q_pseudo.shape[1]
+            loss = loss + w_pseudo * info_nce(
+                net.grid(_shift(q_pseudo[:, jp].float(), g, shift), "sketch"),
+                net.grid(q_edge[:, 0].float(), "edge"), tau)
+        if s_pseudo is not None and s_pseudo_edge is not None and w_pseudo > 0:
+            i = torch.randint(0, len(s_pseudo), (min(batch, len(s_pseudo)),), generator=g)
+            loss = loss + w_pseudo * info_nce(
+                net.grid(_shift(s_pseudo[i].float(), g, shift), "sketch"),
+                net.grid(s_pseudo_edge[i].float(), "edge"), tau)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -10,7 +10,7 @@ are compared by a network trained on both). This module holds the pixel-level st
 2. :func:`normalize_drawing` — any line drawing (a sketch layer with or without alpha, an edge
    map) → the ink cropped to its bounding box, centred on a white square of ``size`` pixels:
    position and scale of the drawing on the canvas carry no meaning.
-3. :func:`pseudo_sketch` — an edge map → a sketch-like drawing (Yu et al. §3.2 and Sangkloy
+3. :func:`pseudo_sketch`, :func:`edge_map_sketch` — an edge map → a sketch-like drawing (Yu et al. §3.2 and Sangkloy
    et al. §4 train on such synthesised sketches): simplification (small strokes dropped,
    outlines smoothed), missing and broken strokes, thinning/thickening, and a smooth jitter of
    the whole drawing, so that the network learns what an amateur sketch leaves out or bends.
@@ -147,19 +147,49 @@ def pseudo_sketch(edges: np.ndarray, rng: np.random.Generator, strength: float =
             break
         i = int(rng.integers(ys.size))
         cv2.circle(ink, (int(xs[i]), int(ys[i])), int(rng.integers(2, 5)), 0, -1)
-    # Smooth jitter: displacement sampled on a coarse grid, upsampled (a bending hand).
+    # Smooth jitter (a bending hand).
     amp = rng.uniform(0.0, 0.025) * strength * max(h, w)
-    grid = rng.normal(0.0, 1.0, (2, 4, 4)).astype(np.float32) * amp
-    dx = cv2.resize(grid[0], (w, h), interpolation=cv2.INTER_CUBIC)
-    dy = cv2.resize(grid[1], (w, h), interpolation=cv2.INTER_CUBIC)
-    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(ink.astype(np.float32), mx + dx, my + dy, cv2.INTER_LINEAR, borderValue=0)
-    ink = (warped > 0.3).astype(np.uint8)
+    ink = (smooth_jitter(ink.astype(np.float32), rng, amp, 0.0) > 0.3).astype(np.uint8)
     # Stroke width: sketches are drawn with a pen of a single width, thin or thick.
     width = int(rng.integers(1, 4))
     if width > 1:
         ink = cv2.dilate(ink, np.ones((width, width), np.uint8))
     return np.where(ink > 0, 0.0, 1.0).astype(np.float32)
+
+
+def smooth_jitter(image: np.ndarray, rng: np.random.Generator, amp: float, border: float
+                  ) -> np.ndarray:
+    """``image`` (H×W float32) resampled through a smooth random displacement field: offsets
+    drawn at 4×4 control points (normal, standard deviation ``amp`` pixels), upsampled
+    bicubically; outside pixels read ``border``."""
+    h, w = image.shape
+    grid = rng.normal(0.0, 1.0, (2, 4, 4)).astype(np.float32) * np.float32(amp)
+    dx = cv2.resize(grid[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(grid[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, mx + dx, my + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=border)
+
+
+def edge_map_sketch(edges: np.ndarray, rng: np.random.Generator, size: int, jitter: float = 0.04,
+                    amount: float = 1.5) -> np.ndarray:
+    """A sketch-like training view of an edge map: the instance-shape branch's pseudo-sketch.
+
+    ``edges`` (H×W float32 [0, 1], any size: a QMUL photo edge map, :func:`photo_edges` of a
+    photo) is normalised at 256 px, every line darker than 0.85 made solid ink (edge maps are
+    faint, anti-aliased 1 px lines), bent by :func:`smooth_jitter` (``jitter``·256 px at most),
+    then stroke-augmented (:func:`augment_sketch` at ``amount``: strokes dropped, gaps, pen
+    width, rotation/scale/shift) and normalised to ``size``. Paired with the clean edge map it
+    came from, it is a sketch ↔ edge-map pair for free, in the spirit of the staged
+    pre-training of Yu et al. 2016 ("Sketch Me That Shoe", §3.2), where edge maps stand in for
+    sketches, with stroke removal and deformation as in Yu et al. 2017 ("Sketch-a-Net that
+    Beats Humans", IJCV).
+    Deterministic for a given ``rng`` state; a blank edge map gives blank paper.
+    """
+    d = np.where(normalize_drawing(edges, 256) < 0.85, 0.0, 1.0).astype(np.float32)
+    d = smooth_jitter(d, rng, rng.uniform(0.5, 1.0) * jitter * 256, 1.0)
+    d = np.where(d > 0.5, 1.0, 0.0).astype(np.float32)
+    return normalize_drawing(augment_sketch(d, rng, amount), size)
 
 
 def random_affine(drawing: np.ndarray, rng: np.random.Generator, amount: float = 1.0) -> np.ndarray:
