@@ -66,6 +66,7 @@ PREVIOUS = "a59659e"  #: the commit whose heads.pt was the shipped version 1
 PREVIOUS_INDEXING = "26a613f"  #: the last commit with the unoptimised v2 indexing code
 PREVIOUS_V2 = "06ee58b"  #: the last commit shipping v2.2 (no sketch tail)
 PREVIOUS_V23 = "488efed"  #: the last commit shipping v2.3 (sketch tail and rank fusion, no shape branch)
+PREVIOUS_V24 = "06161b0"  #: the last commit shipping v2.4 (the shape branch without pseudo-sketch pairs)
 GOALS = {"heldout_p@10": 0.50, "heldout_acc@10": 0.50, "qmul_acc@1": 0.45, "qmul_acc@10": 0.90,
          "batch_ms_per_sketch": 150.0, "daemon_one_sketch_ms": 300.0, "index_photos_per_s": 20.0}
 
@@ -178,6 +179,16 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
                                                       p23.photo(te["p"], te["e"]).numpy(), **k23)), te),
             "qmul": _qmul(torch.from_numpy(M.rank_scores(p23.sketch(q23).numpy(),
                                                          p23.photo(qe, qe).numpy(), **k23)))}
+    p24 = previous_v2(tmp, PREVIOUS_V24)
+    if p24 is not None:  # v2.4 as last shipped: its own shape branch, re-ranking the top 20
+        e24, qe24 = edge_rows(T, data, te, p24)
+        s24, q24 = sketch_rows(T, data, te, p24)
+        k24 = p24.rank_params()
+        out["previous_v2.4"] = {
+            **_metrics(torch.from_numpy(M.rank_scores(p24.sketch(s24).numpy(),
+                                                      p24.photo(te["p"], e24).numpy(), **k24)), te),
+            "qmul": _qmul(torch.from_numpy(M.rank_scores(p24.sketch(q24).numpy(),
+                                                         p24.photo(qe, qe24).numpy(), **k24)))}
     prev = previous_v2(tmp)
     if prev is not None:  # v2.2: the same fitted parts, every sketch through the frozen backbone
         pk = prev.rank_params()
@@ -552,7 +563,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for name in ("new", "new_without_rank_fusion", "new_without_shape_rerank", "new_without_query_expansion",
-                 "new_shape_part_alone", "previous_v2.3", "previous_v2.2", "previous_v1",
+                 "new_shape_part_alone", "previous_v2.4", "previous_v2.3", "previous_v2.2", "previous_v1",
                  "frozen_backbone_no_heads", "hog"):
         if name in q:
             r = q[name]

@@ -155,11 +155,12 @@ def accuracy_at(rank: torch.Tensor, k: int) -> float:
 # itself a unit vector; its dot product is ``w·sem_sim + (1−w)·fine_sim``: one matrix
 # product ranks by category first and by the drawn object's shape within it.
 
-VERSION = "sketch-v2.4"  #: the model's name; v2.1: big JPEGs are decoded at 1/8 scale where
+VERSION = "sketch-v2.5"  #: the model's name; v2.1: big JPEGs are decoded at 1/8 scale where
 #: the longest side stays ≥ 256 px (slightly different edge maps); v2.2: a learned shape part
 #: (``K_SHAPE`` more columns) for the re-ranking; v2.3: sketches through their own trained copy
 #: of the last block (:mod:`.finetune`); v2.4: the shape part from a trained branch on the
-#: 12×12 ``block10`` maps (:mod:`.shapenet`)
+#: 12×12 ``block10`` maps (:mod:`.shapenet`); v2.5: that branch also trained on pseudo-sketch
+#: pairs (its photo side changes, so the digest in :data:`PHOTO_VERSION`'s rows re-embeds)
 #: What a photo row of an index was embedded with, with the digest of :data:`PHOTO_SIDE`
 #: (:func:`darkroom.ops.sketch.library.model_version`). Bump it when the code that embeds a
 #: photo changes (decoding, edge maps, backbone, :meth:`SketchModel.photo`); a change of the
