@@ -1,8 +1,9 @@
 """Fit the sketch/photo embedding (version 2) and write ``darkroom/ops/sketch/weights/sketch_v2.pt``.
 
-Reproduces the shipped weights bit for bit with a fixed seed: about 7 minutes on a quiet 2-core
-CPU once its three caches exist (``--cache``: backbone rows of 9,400 images, about 12 minutes;
-``--tail-cache``, 13–20 minutes; ``--shape-cache``, about 6 minutes; each built on first use)::
+Reproduces the shipped weights bit for bit with a fixed seed: about 14 minutes on the shared
+2-core CPU once its three caches exist (``--cache``: backbone rows of 9,400 images, about 12
+minutes; ``--tail-cache``, 13–20 minutes; ``--shape-cache``, about 9 minutes; each built on first
+use)::
 
     python scripts/train_sketch.py --data ../shared/data
 
