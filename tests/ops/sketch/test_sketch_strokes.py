@@ -104,7 +104,7 @@ def test_smooth_jitter_bends_without_tearing() -> None:
 
 def test_edge_map_sketch_is_a_bent_solid_copy_of_the_edge_map() -> None:
     """A QMUL-like edge map (faint 1 px anti-aliased lines) becomes a sketch-like drawing: solid
-    ink near the edge map's lines, not the same pixels, centred like a drawing, reproducible."""
+    ink near the edge map's lines, not the same pixels, reproducible."""
     edges = np.ones((256, 256), np.float32)
     cv2.ellipse(edges, (128, 140), (90, 50), 0, 0, 360, 0.4, 1, cv2.LINE_AA)
     cv2.line(edges, (60, 140), (196, 140), 0.7, 1, cv2.LINE_AA)

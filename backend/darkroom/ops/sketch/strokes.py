@@ -10,10 +10,11 @@ are compared by a network trained on both). This module holds the pixel-level st
 2. :func:`normalize_drawing` — any line drawing (a sketch layer with or without alpha, an edge
    map) → the ink cropped to its bounding box, centred on a white square of ``size`` pixels:
    position and scale of the drawing on the canvas carry no meaning.
-3. :func:`pseudo_sketch`, :func:`edge_map_sketch` — an edge map → a sketch-like drawing (Yu et al. §3.2 and Sangkloy
+3. :func:`pseudo_sketch` — an edge map → a sketch-like drawing (Yu et al. §3.2 and Sangkloy
    et al. §4 train on such synthesised sketches): simplification (small strokes dropped,
    outlines smoothed), missing and broken strokes, thinning/thickening, and a smooth jitter of
-   the whole drawing, so that the network learns what an amateur sketch leaves out or bends.
+   the whole drawing, so that the network learns what an amateur sketch leaves out or bends;
+   :func:`edge_map_sketch`, the shape branch's version (solid lines, bent, stroke-augmented).
 
 All drawings here are H×W float32 in [0, 1], 1 = white paper, 0 = black ink.
 """
