@@ -159,6 +159,25 @@ def sketch_rows(T, data: Path, te: dict, new: M.SketchModel) -> tuple[torch.Tens
     return s, embed.sketch_features([norm(qd / "sketches" / n) for n in names], new)
 
 
+def search_rows(T, data: Path, te: dict, qs: torch.Tensor, qe: torch.Tensor,  # type: ignore[no-untyped-def]
+                model: M.SketchModel) -> tuple[np.ndarray, ...]:
+    """The held-out Sketchy sketches, their gallery photos, the QMUL sketches and their edge
+    maps, embedded by ``model`` as the search embeds them (through its sketch tail and with
+    its shape branch's columns where the weights have them; else the cached rows)."""
+    e_rows, qe_rows = edge_rows(T, data, te, model) if model.shape_net is not None else (te["e"], qe)
+    s_rows, qs_rows = (te["s"], qs) if getattr(model, "tail", None) is None else sketch_rows(T, data, te, model)
+    return (model.sketch(s_rows).numpy(), model.photo(te["p"], e_rows).numpy(),
+            model.sketch(qs_rows).numpy(), model.photo(qe, qe_rows).numpy())
+
+
+def ranked(rows: tuple[np.ndarray, ...], te: dict, **kw) -> dict:  # type: ignore[no-untyped-def]
+    """Held-out category and QMUL figures of :func:`search_rows` ranked by ``M.rank_scores``
+    with the settings ``kw``."""
+    q, g, qq, gq = rows
+    return {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
+            "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
+
+
 @torch.no_grad()
 def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyped-def]
     te = T.split(c, list(T.HELD_OUT))
@@ -167,56 +186,25 @@ def quality(c: dict, T, tmp: Path, data: Path) -> dict:  # type: ignore[no-untyp
     new = load_heads("cpu")
     kw = new.rank_params()
     ks = kw["k_shape"]
-    e_rows, qe_rows = edge_rows(T, data, te, new) if new.shape_net is not None else (te["e"], qe)
-    g = new.photo(te["p"], e_rows).numpy()
-    gq = new.photo(qe, qe_rows).numpy()
-    p23 = previous_v2(tmp, PREVIOUS_V23)
-    if p23 is not None:  # v2.3 as last shipped: the 4x4 learned shape part, re-ranking the top 10
-        s23, q23 = sketch_rows(T, data, te, p23)
-        k23 = p23.rank_params()
-        out["previous_v2.3"] = {
-            **_metrics(torch.from_numpy(M.rank_scores(p23.sketch(s23).numpy(),
-                                                      p23.photo(te["p"], te["e"]).numpy(), **k23)), te),
-            "qmul": _qmul(torch.from_numpy(M.rank_scores(p23.sketch(q23).numpy(),
-                                                         p23.photo(qe, qe).numpy(), **k23)))}
-    p24 = previous_v2(tmp, PREVIOUS_V24)
-    if p24 is not None:  # v2.4 as last shipped: its own shape branch, re-ranking the top 20
-        e24, qe24 = edge_rows(T, data, te, p24)
-        s24, q24 = sketch_rows(T, data, te, p24)
-        k24 = p24.rank_params()
-        out["previous_v2.4"] = {
-            **_metrics(torch.from_numpy(M.rank_scores(p24.sketch(s24).numpy(),
-                                                      p24.photo(te["p"], e24).numpy(), **k24)), te),
-            "qmul": _qmul(torch.from_numpy(M.rank_scores(p24.sketch(q24).numpy(),
-                                                         p24.photo(qe, qe24).numpy(), **k24)))}
-    prev = previous_v2(tmp)
-    if prev is not None:  # v2.2: the same fitted parts, every sketch through the frozen backbone
-        pk = prev.rank_params()
-        out["previous_v2.2"] = {
-            **_metrics(torch.from_numpy(M.rank_scores(prev.sketch(te["s"]).numpy(),
-                                                      prev.photo(te["p"], te["e"]).numpy(), **pk)), te),
-            "qmul": _qmul(torch.from_numpy(M.rank_scores(prev.sketch(qs).numpy(),
-                                                         prev.photo(qe, qe).numpy(), **pk)))}
-    s_rows, qs_rows = (te["s"], qs) if getattr(new, "tail", None) is None else sketch_rows(T, data, te, new)
-    q, qq = new.sketch(s_rows).numpy(), new.sketch(qs_rows).numpy()
-    out["new"] = {**_metrics(torch.from_numpy(M.rank_scores(q, g, **kw)), te),
-                  "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **kw)))}
-    no_fusion = {**kw, "fuse_k": 0, "fuse_w": 0.0}
-    out["new_without_rank_fusion"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_fusion)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **no_fusion)))}
+    # The previous shipped models, each as last shipped (read from git): v2.4 with its own
+    # shape branch, re-ranking the top 20; v2.3 with the 4x4 learned shape part, the top 10;
+    # v2.2 with the same fitted parts and every sketch through the frozen backbone.
+    for name, commit in (("previous_v2.4", PREVIOUS_V24), ("previous_v2.3", PREVIOUS_V23),
+                         ("previous_v2.2", PREVIOUS_V2)):
+        prev = previous_v2(tmp, commit)
+        if prev is not None:
+            out[name] = ranked(search_rows(T, data, te, qs, qe, prev), te, **prev.rank_params())
+    rows = search_rows(T, data, te, qs, qe, new)
+    q, g, qq, gq = rows
+    out["new"] = ranked(rows, te, **kw)
+    out["new_without_rank_fusion"] = ranked(rows, te, **{**kw, "fuse_k": 0, "fuse_w": 0.0})
     n_cross = q.shape[1] - M.K_PHOTO - ks  # the shape part alone (no first stage)
     shape_only = slice(n_cross, n_cross + ks)
     out["new_shape_part_alone"] = {
         **_metrics(torch.from_numpy(q[:, shape_only] @ g[:, shape_only].T), te),
         "qmul": _qmul(torch.from_numpy(qq[:, shape_only] @ gq[:, shape_only].T))}
-    no_rerank = {**kw, "rerank_k": 0, "rerank_gamma": 0.0}
-    out["new_without_shape_rerank"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, **no_rerank)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, **no_rerank)))}
-    out["new_without_query_expansion"] = {
-        **_metrics(torch.from_numpy(M.rank_scores(q, g, qe_m=0, k_shape=ks)), te),
-        "qmul": _qmul(torch.from_numpy(M.rank_scores(qq, gq, qe_m=0, k_shape=ks)))}
+    out["new_without_shape_rerank"] = ranked(rows, te, **{**kw, "rerank_k": 0, "rerank_gamma": 0.0})
+    out["new_without_query_expansion"] = ranked(rows, te, qe_m=0, k_shape=ks)
     old = previous_model(tmp)
     if old is not None:
         def v1(f: torch.Tensor, branch: str) -> torch.Tensor:
