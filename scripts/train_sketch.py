@@ -209,41 +209,49 @@ def build_shape_cache(data: Path, seed: int = 0) -> dict:
     net = load_backbone(BACKBONE, "cpu")
     rng = np.random.default_rng(seed)
     d = sketchy_files(data / "sketchy_train")
+    q_raw_edges, s_raw_edges = raw_edge_maps(data)  # decoded once: the pseudo-sketches bend them too
     out: dict = {"s": SN.cache_maps(net, [normalize_drawing(_gray(p), M.INPUT) for p in d["sketches"]],
                                     what="shape maps: sketches"),
-                 "e": SN.cache_maps(net, [photo_inputs(cv2.imread(str(p))[:, :, ::-1].astype(np.float32)
-                                                       / 255.0)[1] for p in d["photos"]],
+                 "e": SN.cache_maps(net, [normalize_drawing(x, M.INPUT) for x in s_raw_edges],
                                     what="shape maps: edge maps")}
     q = data / "qmul_shoes_train"
     names = sorted(x.name for x in (q / "sketches").glob("*.png"))
     raw = [_gray(q / "sketches" / n) for n in names]
     drawn = [normalize_drawing(x, M.INPUT) for x in raw]
-    edges = [normalize_drawing(_gray(q / "photo_edges" / n), M.INPUT) for n in names]
+    edges = [normalize_drawing(x, M.INPUT) for x in q_raw_edges]
     views = [drawn, [FT.mirrored(x) for x in drawn], [FT.augmented(x, rng) for x in raw],
              [FT.augmented(x, rng) for x in raw]]
     out["q_s"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul sketches") for v in views], 1)
     out["q_e"] = torch.stack([SN.cache_maps(net, v, what="shape maps: qmul edges")
                               for v in (edges, [FT.mirrored(x) for x in edges])], 1)
-    return {**out, **build_pseudo_maps(data, net, seed)}
+    return {**out, **build_pseudo_maps(net, q_raw_edges, s_raw_edges, seed)}
+
+
+def raw_edge_maps(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The edge maps before normalisation: every QMUL photo edge map (in pair order) and every
+    Sketchy photo's :func:`photo_edges` (in :func:`sketchy_files` order; what
+    :func:`photo_inputs` normalises)."""
+    q = data / "qmul_shoes_train"
+    qe = [_gray(q / "photo_edges" / n) for n in sorted(x.name for x in (q / "sketches").glob("*.png"))]
+    se = [photo_edges(cv2.imread(str(f))[:, :, ::-1].astype(np.float32) / 255.0)
+          for f in sketchy_files(data / "sketchy_train")["photos"]]
+    return qe, se
 
 
 PSEUDO_VIEWS = 4  #: pseudo-sketches cached per QMUL edge map (one per Sketchy photo)
 
 
-def build_pseudo_maps(data: Path, net: torch.nn.Module, seed: int = 0) -> dict:
+def build_pseudo_maps(net: torch.nn.Module, q_edges: list[np.ndarray], s_edges: list[np.ndarray],
+                      seed: int = 0) -> dict:
     """``block10`` maps of pseudo-sketches (:func:`edge_map_sketch`, its own fixed seed) of
-    every QMUL edge map (:data:`PSEUDO_VIEWS` each, ``q_p``) and of every Sketchy photo's
-    edge map (one each, ``p``) — about 3 minutes on the shared 2-core CPU. Only the training
-    pairs' rows are ever trained on (``train_shape`` selects them)."""
+    the :func:`raw_edge_maps`: every QMUL edge map (:data:`PSEUDO_VIEWS` each, ``q_p``) and
+    every Sketchy photo's edge map (one each, ``p``) — about 3 minutes on the shared 2-core
+    CPU. Only the training pairs' rows are ever trained on (``train_shape`` selects them)."""
     rng = np.random.default_rng(seed + 1)
-    q = data / "qmul_shoes_train"
-    raw = [_gray(q / "photo_edges" / n) for n in sorted(x.name for x in (q / "sketches").glob("*.png"))]
-    q_p = torch.stack([SN.cache_maps(net, [edge_map_sketch(x, rng, M.INPUT) for x in raw],
+    q_p = torch.stack([SN.cache_maps(net, [edge_map_sketch(x, rng, M.INPUT) for x in q_edges],
                                      what=f"shape maps: qmul pseudo-sketches {v + 1}")
                        for v in range(PSEUDO_VIEWS)], 1)
-    photos = sketchy_files(data / "sketchy_train")["photos"]
-    p = SN.cache_maps(net, [edge_map_sketch(photo_edges(cv2.imread(str(f))[:, :, ::-1].astype(np.float32)
-                                                          / 255.0), rng, M.INPUT) for f in photos],
+    p = SN.cache_maps(net, [edge_map_sketch(x, rng, M.INPUT) for x in s_edges],
                       what="shape maps: sketchy pseudo-sketches")
     return {"q_p": q_p, "p": p}
 
@@ -255,7 +263,7 @@ def load_shape_cache(path: Path, data: Path) -> dict:
     if "q_p" not in sc:
         from darkroom.models import load_backbone
 
-        sc.update(build_pseudo_maps(data, load_backbone(BACKBONE, "cpu")))
+        sc.update(build_pseudo_maps(load_backbone(BACKBONE, "cpu"), *raw_edge_maps(data)))
         torch.save(sc, path)
     return sc
 
